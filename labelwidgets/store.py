@@ -1,0 +1,636 @@
+"""The label store: one append-only log of annotations, with pandas DataFrame views.
+
+``LabelStore("labels.db")`` is an SQLite file (WAL journal, one transaction per submit);
+``LabelStore("postgresql://user@host/db")`` is the same store on PostgreSQL. Nothing is updated
+in place or deleted: an edit is a new submission, an undo is a ``retract`` row that names the
+submission it cancels. The current answer of a rater for an (item, task) is their latest
+submission that is not retracted.
+
+Two columns go beyond the design card: ``annotations.retracts`` (the submission a retraction
+cancels, so that undo is exact and the current-answer view stays vectorised) and the small
+``tasks`` table (each task's kind and options, so that ``table()`` knows which tasks hold lists
+and voting knows which tasks are multi-label or boxes).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+__all__ = ["LabelStore", "TASK_KINDS", "SOURCES", "KINDS", "default_rater"]
+
+TASK_KINDS = ("single", "multi", "box")
+SOURCES = ("human", "folder", "model", "pseudo")
+KINDS = ("label", "box", "skip", "retract", "polygon", "point")
+ROLES = ("primary", "tiebreak", "review")
+
+_metadata = sa.MetaData()
+
+items_table = sa.Table(
+    "items",
+    _metadata,
+    sa.Column("item_id", sa.Text, primary_key=True),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("width", sa.Integer),
+    sa.Column("height", sa.Integer),
+    sa.Column("metadata", sa.Text, nullable=False, default="{}"),
+    sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+annotations_table = sa.Table(
+    "annotations",
+    _metadata,
+    sa.Column("annotation_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("submission_id", sa.Text, nullable=False, index=True),
+    sa.Column("item_id", sa.Text, nullable=False, index=True),
+    sa.Column("task", sa.Text, nullable=False),
+    sa.Column("rater", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("label", sa.Text),
+    sa.Column("x", sa.Float),
+    sa.Column("y", sa.Float),
+    sa.Column("w", sa.Float),
+    sa.Column("h", sa.Float),
+    sa.Column("attributes", sa.Text),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("model", sa.Text),
+    sa.Column("round", sa.Integer),
+    sa.Column("confidence", sa.Float),
+    sa.Column("retracts", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+assignments_table = sa.Table(
+    "assignments",
+    _metadata,
+    sa.Column("assignment_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("item_id", sa.Text, nullable=False, index=True),
+    sa.Column("rater", sa.Text, nullable=False, index=True),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+tasks_table = sa.Table(
+    "tasks",
+    _metadata,
+    sa.Column("task_row", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("options", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+ANNOTATION_COLUMNS = [c.name for c in annotations_table.columns]
+LABEL_COLUMNS = [
+    "item_id", "task", "rater", "kind", "label", "x", "y", "w", "h", "attributes",
+    "source", "model", "round", "confidence", "submission_id", "created_at",
+]  # fmt: skip
+
+
+def default_rater() -> str:
+    """The OS user name, the default rater."""
+    try:
+        return getpass.getuser()
+    except Exception:  # no user database entry (containers)
+        return os.environ.get("USER", "rater")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _check_name(name: str, what: str) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"`{what}` must be a non-empty string. Got {name!r} instead.")
+    return name
+
+
+def _check_choice(value, allowed: Sequence[str], what: str):
+    if value not in allowed:
+        raise ValueError(f"`{what}` must be one of {list(allowed)}. Got {value!r} instead.")
+    return value
+
+
+def _engine_url(url: str | os.PathLike) -> str:
+    text = os.fspath(url)
+    if "://" not in text:
+        path = Path(text).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{path.resolve()}"
+    if text.startswith("postgresql://") or text.startswith("postgres://"):
+        # psycopg 3 is the driver the `postgres` extra installs
+        return "postgresql+psycopg://" + text.split("://", 1)[1]
+    return text
+
+
+def _utc(series: pd.Series) -> pd.Series:
+    return pd.to_datetime(series, utc=True, format="mixed")
+
+
+def _json_or_none(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+class LabelStore:
+    """Append-only store of items, annotations and assignments.
+
+    Parameters
+    ----------
+    url : str or path-like, default="labels.db"
+        A file path (SQLite, created if missing) or an SQLAlchemy URL such as
+        ``"postgresql://user@127.0.0.1:5432/labels"``.
+    echo : bool, default=False
+        Log every SQL statement (SQLAlchemy's ``echo``).
+
+    Examples
+    --------
+    >>> store = LabelStore("labels.db")                    # doctest: +SKIP
+    >>> store.submit("a.jpg", {"variety": "rose"}, rater="alice")  # doctest: +SKIP
+    >>> store.labels()                                     # doctest: +SKIP
+    """
+
+    def __init__(self, url: str | os.PathLike = "labels.db", *, echo: bool = False):
+        self.url = _engine_url(url)
+        self.dialect = self.url.split(":", 1)[0].split("+", 1)[0]
+        if self.dialect == "sqlite":
+            self.engine = sa.create_engine(
+                self.url, echo=echo, connect_args={"timeout": 60, "isolation_level": None}
+            )
+            sa.event.listen(self.engine, "connect", _sqlite_on_connect)
+            sa.event.listen(self.engine, "begin", _sqlite_on_begin)
+        else:
+            self.engine = sa.create_engine(self.url, echo=echo, pool_pre_ping=True)
+        self._create_schema()
+
+    def _create_schema(self) -> None:
+        if self.dialect == "postgresql":
+            # concurrent first connections must not race on CREATE TABLE
+            with self.engine.begin() as conn:
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(7142301)"))
+                _metadata.create_all(conn)
+        else:
+            with self._write() as conn:
+                _metadata.create_all(conn)
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        """One write transaction (committed on exit, rolled back on error)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(labelwidgets_write=True)
+            with conn.begin():
+                yield conn
+
+    def __repr__(self) -> str:
+        return f"LabelStore({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ writes
+    def add_items(self, items) -> int:
+        """Add items; item ids already in the store are left as they are.
+
+        Parameters
+        ----------
+        items : pandas.DataFrame or ImageSet
+            Columns ``item_id``, ``path``, optional ``width``, ``height``; every other column
+            is item metadata (kept as JSON, expanded again by :meth:`items`).
+
+        Returns
+        -------
+        int
+            The number of items that were new.
+        """
+        df = items if isinstance(items, pd.DataFrame) else items.items
+        missing = {"item_id", "path"} - set(df.columns)
+        if missing:
+            raise ValueError(
+                f"`items` must have columns ['item_id', 'path']. Missing {sorted(missing)}; "
+                f"got columns {list(df.columns)} instead."
+            )
+        meta_cols = [c for c in df.columns if c not in ("item_id", "path", "width", "height")]
+        meta = df[meta_cols].astype(object).where(df[meta_cols].notna(), None)
+        now = _now()
+        rows = [
+            {
+                "item_id": str(item_id),
+                "path": str(path),
+                "width": None if pd.isna(w) else int(w),
+                "height": None if pd.isna(h) else int(h),
+                "metadata": json.dumps(m, sort_keys=True, default=str),
+                "added_at": now,
+            }
+            for item_id, path, w, h, m in zip(
+                df["item_id"],
+                df["path"],
+                df["width"] if "width" in df else [None] * len(df),
+                df["height"] if "height" in df else [None] * len(df),
+                meta.to_dict("records"),
+                strict=True,
+            )
+        ]
+        if not rows:
+            return 0
+        insert = self._insert_ignore(items_table)
+        with self._write() as conn:
+            before = conn.execute(sa.select(sa.func.count()).select_from(items_table)).scalar()
+            for start in range(0, len(rows), 5000):
+                conn.execute(insert, rows[start : start + 5000])
+            after = conn.execute(sa.select(sa.func.count()).select_from(items_table)).scalar()
+        return int(after - before)
+
+    def _insert_ignore(self, table):
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert(table).on_conflict_do_nothing()
+
+    def register_task(self, task: str, options: Sequence[str] = (), kind: str = "single") -> None:
+        """Record a task's kind and options (a no-op when unchanged; the latest definition wins).
+
+        Parameters
+        ----------
+        task : str
+            Task name, e.g. ``"variety"``.
+        options : sequence of str, default=()
+            The predefined answers (class names for a box task).
+        kind : {"single", "multi", "box"}, default="single"
+            One answer, a set of answers, or boxes.
+        """
+        _check_name(task, "task")
+        _check_choice(kind, TASK_KINDS, "kind")
+        options = [str(o) for o in options]
+        current = self.tasks()
+        row = current[current["task"] == task]
+        if len(row) and row.iloc[-1]["kind"] == kind and row.iloc[-1]["options"] == options:
+            return
+        with self._write() as conn:
+            conn.execute(
+                tasks_table.insert(),
+                {"task": task, "kind": kind, "options": json.dumps(options), "created_at": _now()},
+            )
+
+    def append(self, rows: Iterable[Mapping], submission_id: str | None = None) -> str:
+        """Write annotation rows as one submission, in one transaction.
+
+        Every row needs ``item_id``, ``task``, ``rater`` and ``kind``; ``source`` defaults to
+        ``"human"``. ``attributes`` may be a dict (stored as JSON).
+
+        Returns
+        -------
+        str
+            The submission id shared by the rows.
+        """
+        sid = submission_id or uuid.uuid4().hex
+        now = _now()
+        records = []
+        for row in rows:
+            rec = {c: row.get(c) for c in ANNOTATION_COLUMNS if c != "annotation_id"}
+            for key in ("item_id", "task", "rater"):
+                _check_name(rec[key], key)
+            _check_choice(rec["kind"], KINDS, "kind")
+            rec["source"] = rec["source"] or "human"
+            _check_choice(rec["source"], SOURCES, "source")
+            rec["attributes"] = _json_or_none(rec["attributes"])
+            rec["submission_id"] = sid
+            rec["created_at"] = now
+            for key in ("x", "y", "w", "h", "confidence"):
+                if rec[key] is not None:
+                    rec[key] = float(rec[key])
+            if rec["round"] is not None:
+                rec["round"] = int(rec["round"])
+            records.append(rec)
+        if not records:
+            raise ValueError("`rows` must hold at least one annotation row. Got none.")
+        with self._write() as conn:
+            conn.execute(annotations_table.insert(), records)
+        return sid
+
+    def submit(
+        self,
+        item_id: str,
+        answers: Mapping[str, str | Sequence[str] | None],
+        rater: str,
+        *,
+        source: str = "human",
+        model: str | None = None,
+        round: int | None = None,
+        confidence: float | None = None,
+        attributes: Mapping[str, Mapping] | None = None,
+    ) -> str:
+        """Record one rater's answers for one item (all tasks in one transaction).
+
+        Parameters
+        ----------
+        item_id : str
+            The item answered.
+        answers : mapping of task -> label, list of labels, or None
+            A list answers a multi-label task (an empty list means "none of these", kept as one
+            row with ``label`` NULL).
+        rater : str
+            Who answered.
+        source : {"human", "folder", "model", "pseudo"}, default="human"
+            Where the answer comes from.
+        model, round, confidence : optional
+            Provenance of model and pseudo labels.
+        attributes : mapping of task -> dict, optional
+            Extra JSON per task (e.g. whether a suggestion was accepted).
+
+        Returns
+        -------
+        str
+            The submission id.
+        """
+        rows = []
+        for task, answer in answers.items():
+            labels = list(answer) if isinstance(answer, list | tuple | set) else [answer]
+            attrs = (attributes or {}).get(task)
+            for label in labels or [None]:
+                rows.append(
+                    {"item_id": item_id, "task": task, "rater": rater, "kind": "label",
+                     "label": None if label is None else str(label), "source": source,
+                     "model": model, "round": round, "confidence": confidence,
+                     "attributes": attrs}  # fmt: skip
+                )
+        return self.append(rows)
+
+    def submit_boxes(
+        self,
+        item_id: str,
+        task: str,
+        boxes: Sequence[Mapping],
+        rater: str,
+        *,
+        source: str = "human",
+        model: str | None = None,
+        round: int | None = None,
+    ) -> str:
+        """Record an image's boxes for a box task as one submission.
+
+        Each box is a dict with ``x, y, w, h, label`` and optional ``attributes`` and
+        ``confidence``. An empty list records "no objects" (one row with ``label`` NULL).
+        """
+        rows = [
+            {"item_id": item_id, "task": task, "rater": rater, "kind": "box",
+             "label": b["label"], "x": b["x"], "y": b["y"], "w": b["w"], "h": b["h"],
+             "attributes": b.get("attributes"), "confidence": b.get("confidence"),
+             "source": source, "model": model, "round": round}  # fmt: skip
+            for b in boxes
+        ]
+        if not rows:
+            rows = [{"item_id": item_id, "task": task, "rater": rater, "kind": "box",
+                     "source": source, "model": model, "round": round}]  # fmt: skip
+        return self.append(rows)
+
+    def skip(
+        self, item_id: str, rater: str, tasks: Sequence[str], reason: str | None = None
+    ) -> str:
+        """Record that ``rater`` skipped ``item_id`` (one ``skip`` row per task)."""
+        attrs = {"reason": reason} if reason else None
+        return self.append(
+            {"item_id": item_id, "task": t, "rater": rater, "kind": "skip", "attributes": attrs}
+            for t in tasks
+        )
+
+    def retract(self, submission_id: str) -> str:
+        """Undo a submission by appending ``retract`` rows that name it."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(
+                    annotations_table.c.item_id,
+                    annotations_table.c.task,
+                    annotations_table.c.rater,
+                    annotations_table.c.source,
+                )
+                .where(annotations_table.c.submission_id == submission_id)
+                .distinct()
+            ).all()
+        if not rows:
+            raise ValueError(
+                f"`submission_id` must name a submission in the store. Got {submission_id!r}."
+            )
+        return self.append(
+            {"item_id": r.item_id, "task": r.task, "rater": r.rater, "kind": "retract",
+             "source": r.source, "retracts": submission_id}  # fmt: skip
+            for r in rows
+        )
+
+    def assign(self, assignments: pd.DataFrame) -> int:
+        """Append assignment rows (``item_id, rater`` and optional ``role``)."""
+        missing = {"item_id", "rater"} - set(assignments.columns)
+        if missing:
+            raise ValueError(
+                f"`assignments` must have columns ['item_id', 'rater'(, 'role')]. Missing "
+                f"{sorted(missing)}; got {list(assignments.columns)} instead."
+            )
+        roles = assignments["role"] if "role" in assignments else ["primary"] * len(assignments)
+        now = _now()
+        rows = []
+        for item_id, rater, role in zip(assignments["item_id"], assignments["rater"], roles, strict=True):
+            _check_choice(role, ROLES, "role")
+            rows.append({"item_id": str(item_id), "rater": str(rater), "role": role, "created_at": now})
+        if rows:
+            with self._write() as conn:
+                conn.execute(assignments_table.insert(), rows)
+        return len(rows)
+
+    # ------------------------------------------------------------------- views
+    def _read(self, query) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            return pd.read_sql(query, conn)
+
+    def tasks(self) -> pd.DataFrame:
+        """The latest definition of every task: ``task, kind, options``."""
+        df = self._read(sa.select(tasks_table).order_by(tasks_table.c.task_row))
+        df = df.drop_duplicates("task", keep="last")
+        df["options"] = [json.loads(o) for o in df["options"]]
+        return df[["task", "kind", "options"]].reset_index(drop=True)
+
+    def items(self) -> pd.DataFrame:
+        """All items: ``item_id, path, width, height``, metadata columns, ``added_at``."""
+        df = self._read(sa.select(items_table))
+        meta = pd.DataFrame.from_records(
+            [json.loads(m) for m in df["metadata"]], index=df.index
+        )
+        meta = meta[[c for c in meta.columns if c not in df.columns]]
+        out = pd.concat([df.drop(columns=["metadata", "added_at"]), meta], axis=1)
+        out["added_at"] = _utc(df["added_at"])
+        return out.sort_values("item_id", kind="stable").reset_index(drop=True)
+
+    def annotations(self) -> pd.DataFrame:
+        """The raw append-only log, in write order."""
+        return _typed(
+            self._read(sa.select(annotations_table).order_by(annotations_table.c.annotation_id))
+        )
+
+    def assignments(self, rater: str | None = None) -> pd.DataFrame:
+        """Assignments (``item_id, rater, role, created_at``), optionally for one rater."""
+        query = sa.select(assignments_table).order_by(assignments_table.c.assignment_id)
+        if rater is not None:
+            query = query.where(assignments_table.c.rater == rater)
+        df = self._read(query)
+        df["created_at"] = _utc(df["created_at"])
+        return df.drop(columns=["assignment_id"])
+
+    def current(
+        self,
+        task: str | None = None,
+        rater: str | None = None,
+        source: str | Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Rows of the current submission per (item, task, rater), skips included.
+
+        The current submission is the one with the highest ``annotation_id`` among those not
+        retracted; ``retract`` rows themselves never appear.
+        """
+        t = annotations_table
+        query = sa.select(t).order_by(t.c.annotation_id)
+        if task is not None:
+            query = query.where(t.c.task == task)
+        if rater is not None:
+            query = query.where(t.c.rater == rater)
+        if source is not None:
+            sources = [source] if isinstance(source, str) else list(source)
+            query = query.where(t.c.source.in_(sources))
+        return current_rows(self._read(query))
+
+    def labels(
+        self,
+        task: str | None = None,
+        rater: str | None = None,
+        source: str | Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Current answers, one row per label or box (skips and "none" answers left out).
+
+        Columns: ``item_id, task, rater, kind, label, x, y, w, h, attributes, source, model,
+        round, confidence, submission_id, created_at``.
+        """
+        df = self.current(task=task, rater=rater, source=source)
+        df = df[df["kind"].isin(["label", "box", "polygon", "point"]) & df["label"].notna()]
+        return df[LABEL_COLUMNS].reset_index(drop=True)
+
+    def table(self, rater: str | None = None, source: str | Sequence[str] | None = None):
+        """The wide "metadata table": one row per item, one column per task.
+
+        ``path``, ``width``, ``height`` and the metadata columns come first. A task column
+        holds the label (single), a sorted list of labels (multi) or a list of box dicts
+        (box). With several raters, the most recent current answer wins; pass ``rater`` or
+        :func:`labelwidgets.voting.resolve` for another rule. Items without an answer hold
+        ``None`` (single) or an empty cell.
+        """
+        items = self.items().drop(columns=["added_at"])
+        cur = self.current(rater=rater, source=source)
+        cur = cur[cur["kind"] != "skip"]
+        kinds = dict(zip(self.tasks()["task"], self.tasks()["kind"], strict=True))
+        out = items.set_index("item_id")
+        if len(cur):
+            # the most recent submission per (item, task) across raters
+            last = cur.groupby(["item_id", "task"])["annotation_id"].transform("max")
+            sids = cur.loc[cur["annotation_id"] == last, "submission_id"]
+            cur = cur[cur["submission_id"].isin(sids)]
+        for task in sorted(set(cur["task"]) | set(kinds)):
+            rows = cur[cur["task"] == task]
+            kind = kinds.get(task, "box" if (rows["kind"] == "box").any() else "single")
+            if kind == "single":
+                col = rows.dropna(subset=["label"]).groupby("item_id")["label"].last()
+            elif kind == "multi":
+                col = rows.groupby("item_id")["label"].agg(lambda s: sorted(s.dropna()))
+            else:
+                boxes = rows.dropna(subset=["label"])
+                col = boxes.groupby("item_id").apply(
+                    lambda g: g[["label", "x", "y", "w", "h"]].to_dict("records"),
+                    include_groups=False,
+                )
+            out[task] = col.reindex(out.index) if len(col) else None
+        return out.reset_index()
+
+    def progress(self, rater: str, tasks: Sequence[str]) -> set[str]:
+        """Item ids that ``rater`` has answered or skipped for every task in ``tasks``."""
+        cur = self.current(rater=rater)
+        cur = cur[cur["task"].isin(list(tasks))]
+        per_item = cur.groupby("item_id")["task"].nunique()
+        return set(per_item[per_item >= len(set(tasks))].index)
+
+    # ----------------------------------------------------------------- export
+    def to_csv(self, path: str | os.PathLike, view: str = "table", **kwargs) -> Path:
+        """Write a view (``"table"``, ``"labels"``, ``"annotations"``, ``"items"``) to CSV."""
+        df = self._view(view, **kwargs)
+        df.to_csv(path, index=False)
+        return Path(path)
+
+    def to_parquet(self, path: str | os.PathLike, view: str = "table", **kwargs) -> Path:
+        """Write a view (``"table"``, ``"labels"``, ``"annotations"``, ``"items"``) to Parquet."""
+        df = self._view(view, **kwargs)
+        df.to_parquet(path, index=False)
+        return Path(path)
+
+    def _view(self, view: str, **kwargs) -> pd.DataFrame:
+        _check_choice(view, ("table", "labels", "annotations", "items"), "view")
+        return getattr(self, view)(**kwargs)
+
+
+def current_rows(log: pd.DataFrame) -> pd.DataFrame:
+    """The current submission's rows per (item, task, rater) of an annotation log.
+
+    Pure function behind :meth:`LabelStore.current`: drops retracted submissions and retract
+    rows, then keeps, per (item, task, rater), the rows of the submission with the highest
+    ``annotation_id``.
+    """
+    if log.empty:
+        return _typed(log)
+    retracted = set(log.loc[log["kind"] == "retract", "retracts"].dropna())
+    live = log[(log["kind"] != "retract") & ~log["submission_id"].isin(retracted)]
+    last = live.groupby(["item_id", "task", "rater"], sort=False)["annotation_id"].transform("max")
+    last_sid = live["submission_id"].where(live["annotation_id"] == last)
+    key = ["item_id", "task", "rater"]
+    winner = (
+        pd.concat([live[key], last_sid.rename("winner")], axis=1)
+        .dropna(subset=["winner"])
+        .drop_duplicates(key)
+    )
+    out = live.merge(winner, on=key, how="inner")
+    out = out[out["submission_id"] == out["winner"]].drop(columns=["winner"])
+    out = out.sort_values("annotation_id", kind="stable").reset_index(drop=True)
+    return _typed(out)
+
+
+def _typed(log: pd.DataFrame) -> pd.DataFrame:
+    """Fixed dtypes for the log columns, whatever the database driver returned."""
+    log = log.copy()
+    for col in ("x", "y", "w", "h", "confidence"):
+        log[col] = pd.to_numeric(log[col], errors="coerce").astype(float)
+    log["round"] = pd.to_numeric(log["round"], errors="coerce").astype("Int64")
+    log["created_at"] = _utc(log["created_at"])
+    return log
+
+
+def _sqlite_on_connect(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA busy_timeout=60000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _sqlite_on_begin(conn) -> None:
+    # writers take the lock up front, so two writers never deadlock on a lock upgrade;
+    # readers stay deferred and, under WAL, never wait for a writer
+    write = conn.get_execution_options().get("labelwidgets_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+

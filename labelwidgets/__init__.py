@@ -1,9 +1,22 @@
 """labelwidgets: Jupyter widgets for building image datasets: label, vote, train and audit."""
 
+from . import formats
+from .crops import export_crops
 from .datasets import SimulatedRater, demo_tasks, demo_truth, load_demo, make_demo
 from .images import ImageSet
+from .polygons import PointAnnotator, PolygonAnnotator
 from .store import LabelStore
 from .tagging import MultiLabel, MultiTaskTagger
+from .voting import (
+    TiebreakQueue,
+    agreement,
+    assign,
+    cohen_kappa,
+    confusion,
+    krippendorff_alpha,
+    plot_confusion,
+    resolve,
+)
 
 __version__ = "0.1.0"
 
@@ -12,9 +25,21 @@ __all__ = [
     "LabelStore",
     "MultiLabel",
     "MultiTaskTagger",
+    "PointAnnotator",
+    "PolygonAnnotator",
     "SimulatedRater",
+    "TiebreakQueue",
+    "agreement",
+    "assign",
+    "cohen_kappa",
+    "confusion",
     "demo_tasks",
     "demo_truth",
+    "export_crops",
+    "formats",
+    "krippendorff_alpha",
     "load_demo",
     "make_demo",
+    "plot_confusion",
+    "resolve",
 ]

@@ -243,7 +243,8 @@ class LabelingSession(widgets.VBox):
 
     def close(self) -> None:
         """Close the widget and its keyboard listener."""
-        if self._keyboard is not None:
+        if getattr(self, "_keyboard", None) is not None:
             self._keyboard.close()
-        self._prefetcher.shutdown(wait=False)
+        if getattr(self, "_prefetcher", None) is not None:
+            self._prefetcher.shutdown(wait=False)
         super().close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,17 @@ __all__ = ["ImageSet", "open_image", "IMAGE_EXTENSIONS"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 _RESERVED = ("item_id", "path", "width", "height")
+
+
+def _pil_open():
+    """PIL's own ``Image.open``.
+
+    Importing ultralytics replaces ``PIL.Image.open`` process-wide with a wrapper that, on a file
+    PIL cannot identify, tries to install ``pi-heif`` (and fails offline with ModuleNotFoundError);
+    the original stays in ``ultralytics.utils.patches._image_open``.
+    """
+    patches = sys.modules.get("ultralytics.utils.patches")
+    return getattr(patches, "_image_open", Image.open)
 
 
 def open_image(path: str | os.PathLike) -> Image.Image:
@@ -37,13 +49,13 @@ def open_image(path: str | os.PathLike) -> Image.Image:
     if not path.is_file():
         raise FileNotFoundError(f"`path` must be an existing file. Got {str(path)!r} instead.")
     try:
-        with Image.open(path) as img:
+        with _pil_open()(path) as img:
             img.load()  # full decode: truncated files fail here, not in a widget
             img = ImageOps.exif_transpose(img)
             return _to_rgb(img)
     except UnidentifiedImageError as exc:
         raise OSError(f"not an image file that Pillow can read: {path.name}") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
+    except (OSError, SyntaxError, ValueError, ImportError, Image.DecompressionBombError) as exc:
         raise OSError(f"cannot decode {path.name}: {exc}") from exc
 
 
@@ -159,7 +171,7 @@ class ImageSet:
                 for p in images
             ]
         skipped = pd.DataFrame(
-            {"path": [str(p) for p in others], "reason": [f"not an image extension {list(exts)}" for _ in others]}
+            {"path": [str(p) for p in others], "reason": [f"not an image extension {sorted(exts)}" for _ in others]}
         )
         out = cls._validated(df, root=root, progress=progress, extra_skipped=skipped)
         if labels_from_subfolders:

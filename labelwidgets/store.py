@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 __all__ = ["LabelStore", "TASK_KINDS", "SOURCES", "KINDS", "default_rater"]
 
-TASK_KINDS = ("single", "multi", "box")
+TASK_KINDS = ("single", "multi", "box", "polygon", "point")
 SOURCES = ("human", "folder", "model", "pseudo")
 KINDS = ("label", "box", "skip", "retract", "polygon", "point")
 ROLES = ("primary", "tiebreak", "review")
@@ -269,8 +269,8 @@ class LabelStore:
             Task name, e.g. ``"variety"``.
         options : sequence of str, default=()
             The predefined answers (class names for a box task).
-        kind : {"single", "multi", "box"}, default="single"
-            One answer, a set of answers, or boxes.
+        kind : {"single", "multi", "box", "polygon", "point"}, default="single"
+            One answer, a set of answers, or shapes drawn on the image.
         """
         _check_name(task, "task")
         _check_choice(kind, TASK_KINDS, "kind")
@@ -550,7 +550,7 @@ class LabelStore:
                 col = rows.dropna(subset=["label"]).groupby("item_id")["label"].last()
             elif kind == "multi":
                 col = rows.groupby("item_id")["label"].agg(lambda s: sorted(s.dropna()))
-            else:
+            else:  # boxes, polygons, points: their bounding boxes (points are w = h = 0)
                 boxes = rows.dropna(subset=["label"])
                 col = boxes.groupby("item_id").apply(
                     lambda g: g[["label", "x", "y", "w", "h"]].to_dict("records"),

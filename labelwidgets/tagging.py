@@ -198,13 +198,13 @@ class MultiTaskTagger(LabelingSession):
             label = widgets.HTML(layout=widgets.Layout(width="130px"))
             buttons = []
             for i, option in enumerate(options):
-                b = widgets.Button(layout=widgets.Layout(width="auto"), tooltip=f"key {i + 1}")
+                b = widgets.Button(layout=widgets.Layout(width="auto", flex="0 0 auto"), tooltip=f"key {i + 1}")
                 b.add_class("lw-option")
                 b.on_click(lambda _b, name=name, option=option, t=t: self.guard(self._click, t, name, option))
                 buttons.append(b)
             self._buttons[name], self._task_labels[name] = buttons, label
-            rows.append(widgets.HBox([label, *buttons]))
-        self.tasks_box = widgets.VBox(rows)
+            rows.append(widgets.HBox([label, *buttons], layout=widgets.Layout(flex_flow="row wrap", align_items="center")))
+        self.tasks_box = widgets.VBox(rows, layout=widgets.Layout(flex="1 1 auto", min_width="300px"))
         self.submit_button = widgets.Button(description="Submit ⏎", button_style="success", icon="check")
         self.back_button = widgets.Button(description="Back", icon="arrow-left")
         self.skip_button = widgets.Button(description="Skip (S)", icon="forward")

@@ -1,0 +1,14 @@
+"""Annotation files in and out: Pascal VOC, YOLO (detection and segmentation) and COCO.
+
+Every function works on a long DataFrame with columns ``item_id, path, label, x, y, w, h``
+(boxes in pixels of the EXIF-corrected image, top-left origin), optional ``width, height``,
+``kind`` (``"box"``, ``"polygon"``, ``"point"``; points in ``attributes["points"]``) and
+``attributes``, such as ``LabelStore.labels()`` joined with ``LabelStore.items()``. Readers
+return the same columns; an image without objects is one row whose ``label`` is missing.
+"""
+
+from .coco import from_coco, to_coco
+from .voc import from_voc, to_voc
+from .yolo import from_yolo, to_yolo
+
+__all__ = ["to_voc", "from_voc", "to_yolo", "from_yolo", "to_coco", "from_coco"]

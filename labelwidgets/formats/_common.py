@@ -1,0 +1,298 @@
+"""Validation, image sizes and table building shared by the VOC, YOLO and COCO modules (private).
+
+Every writer starts with :func:`prepare` (one validated copy of the input frame) and
+:func:`group_images`; every reader ends with :func:`frame`. An image without objects is one
+row whose ``label`` is missing, in both directions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePosixPath
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+REQUIRED = ("item_id", "path", "label", "x", "y", "w", "h")
+COLUMNS = ["item_id", "path", "width", "height", "kind", "label", "x", "y", "w", "h", "attributes"]
+SHAPES = ("box", "polygon", "point")
+EXIF_ORIENTATION = 0x0112
+_SWAPS_SIDES = {5, 6, 7, 8}  # orientations that rotate by 90 degrees
+
+
+class ImageGroup(NamedTuple):
+    """One image of a prepared frame and the positions of its object rows."""
+
+    item_id: str
+    path: str
+    width: int
+    height: int
+    rows: list[int]
+
+
+def image_size(path) -> tuple[int, int]:
+    """``(width, height)`` of the image as displayed (EXIF orientation applied), header only."""
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+            orientation = im.getexif().get(EXIF_ORIENTATION, 1)
+    except Exception as exc:  # PIL raises OSError, ValueError, DecompressionBombError, ...
+        raise ValueError(
+            f"`path` must name a readable image file to read its size. Got {str(path)!r} "
+            f"instead ({type(exc).__name__}: {exc}). Pass `width` and `height` columns to skip it."
+        ) from exc
+    return (height, width) if orientation in _SWAPS_SIDES else (width, height)
+
+
+def malformed(file, where: str, what: str, constraint: str, got) -> ValueError:
+    """The error for a malformed annotation file, naming the file and the line or element."""
+    return ValueError(f"{file}, {where}: `{what}` must be {constraint}. Got {got!r} instead.")
+
+
+def attributes_dict(value, where: str) -> dict:
+    """An ``attributes`` cell (dict, JSON text or missing) as a new dict."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, str):
+        if not value.strip():
+            return {}
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, dict):
+            return parsed
+    elif value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return {}
+    raise ValueError(
+        f"`attributes` must be a dict or the JSON text of an object ({where}). "
+        f"Got {value!r} instead."
+    )
+
+
+def check_points(points, kind: str, where: str) -> list[list[float]]:
+    """Validate ``attributes["points"]``: a list of ``[x, y]`` pairs of finite numbers."""
+    least = 3 if kind == "polygon" else 1
+    try:
+        pairs = [[float(p[0]), float(p[1])] for p in points]
+        ok = all(len(p) == 2 for p in points) and len(pairs) >= least
+        ok = ok and all(math.isfinite(v) for p in pairs for v in p)
+    except (TypeError, ValueError, IndexError, KeyError):
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"`attributes['points']` of a {kind!r} row must be a list of at least {least} "
+            f"[x, y] pairs of finite numbers ({where}). Got {points!r} instead."
+        )
+    return pairs
+
+
+def check_classes(classes) -> list[str]:
+    """``classes`` as a list of distinct non-empty strings."""
+    if isinstance(classes, str) or not isinstance(classes, Sequence | np.ndarray | pd.Index):
+        raise ValueError(f"`classes` must be a list of class names. Got {classes!r} instead.")
+    names = list(classes)
+    bad = [c for c in names if not isinstance(c, str) or not c.strip()]
+    if not names or bad:
+        raise ValueError(
+            f"`classes` must be a non-empty list of non-empty strings. Got {names!r} instead."
+        )
+    dupes = sorted({c for c in names if names.count(c) > 1})
+    if dupes:
+        raise ValueError(f"`classes` must hold distinct names. Got {dupes!r} more than once.")
+    return names
+
+
+def check_labels(df: pd.DataFrame, classes: list[str]) -> None:
+    """Raise if a row's label is not one of ``classes``."""
+    allowed = set(classes)
+    for i, (label, item) in enumerate(zip(df["label"], df["item_id"], strict=True)):
+        if label is not None and label not in allowed:
+            raise ValueError(
+                f"`label` must be one of {classes} (the `classes` passed). Got {label!r} in "
+                f"row {i} (item {item!r}) instead; add it to `classes` or drop the row."
+            )
+
+
+def prepare(df, name: str = "df") -> pd.DataFrame:
+    """Validate an annotation frame and return a normalised copy.
+
+    The copy has a fresh ``RangeIndex`` (error messages count rows from 0), ``kind``
+    (default ``"box"``), ``attributes`` as dicts, ``label`` as ``str`` or ``None`` (an image
+    without objects), float boxes, integer ``width``/``height`` (read from the images, EXIF
+    corrected, where missing), and for polygon and point rows ``attributes["points"]`` as
+    lists of ``[x, y]`` floats with ``x, y, w, h`` their bounding box.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"`{name}` must be a pandas DataFrame. Got {type(df).__name__} instead.")
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"`{name}` must have columns {list(REQUIRED)} (and optionally width, height, kind, "
+            f"attributes). Missing {missing}; got {list(df.columns)} instead."
+        )
+    out = df.reset_index(drop=True).copy()
+    n = len(out)
+    out["item_id"] = [str(v) for v in out["item_id"].tolist()]
+    out["path"] = [str(v) for v in out["path"].tolist()]
+    out["label"] = pd.Series(
+        [v if type(v) is str else None if _missing(v) else str(v) for v in out["label"].tolist()],
+        index=out.index,
+        dtype=object,
+    )
+    kinds = (
+        ["box" if _missing(k) else str(k) for k in out["kind"].tolist()]
+        if "kind" in out
+        else ["box"] * n
+    )
+    for i, kind in enumerate(kinds):
+        if kind not in SHAPES:
+            raise ValueError(
+                f"`kind` must be one of {list(SHAPES)} for an annotation file. Got {kind!r} in "
+                f"row {i} (item {out['item_id'][i]!r}) instead; filter the rows first."
+            )
+    out["kind"] = kinds
+    raw = out["attributes"].tolist() if "attributes" in out else [None] * n
+    attrs = [attributes_dict(v, f"row {i}") for i, v in enumerate(raw)]
+    out["attributes"] = pd.Series(attrs, index=out.index, dtype=object)
+    for col in ("x", "y", "w", "h"):
+        try:
+            out[col] = pd.to_numeric(out[col]).astype(float)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"`{col}` must hold numbers. {exc}") from exc
+    coords = out[["x", "y", "w", "h"]].to_numpy()
+    for i in np.flatnonzero(out["kind"].to_numpy() != "box"):
+        if out["label"][i] is None:
+            continue
+        where = f"row {i} (item {out['item_id'][i]!r})"
+        default = _point_of(coords[i]) if kinds[i] == "point" else None
+        pts = check_points(attrs[i].get("points", default), kinds[i], where)
+        attrs[i]["points"] = pts
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        coords[i] = [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
+    out[["x", "y", "w", "h"]] = coords
+    is_box = (out["kind"].to_numpy() == "box") & out["label"].notna().to_numpy()
+    bad = is_box & ~(np.isfinite(coords).all(axis=1) & (coords[:, 2] > 0) & (coords[:, 3] > 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"A box must have finite `x, y` and positive `w, h`. Got "
+            f"{dict(zip('xywh', coords[i].tolist(), strict=True))} in row {i} "
+            f"(item {out['item_id'][i]!r}) instead."
+        )
+    _fill_sizes(out)
+    return out
+
+
+def _missing(value) -> bool:
+    return value is None or (pd.api.types.is_scalar(value) and pd.isna(value))
+
+
+def _point_of(xywh) -> list | None:
+    x, y = xywh[0], xywh[1]
+    return [[x, y]] if np.isfinite([x, y]).all() else None
+
+
+def _fill_sizes(out: pd.DataFrame) -> None:
+    width = pd.to_numeric(out["width"]) if "width" in out else pd.Series(np.nan, index=out.index)
+    height = pd.to_numeric(out["height"]) if "height" in out else pd.Series(np.nan, index=out.index)
+    need = (width.isna() | height.isna() | (width <= 0) | (height <= 0)).to_numpy()
+    if need.any():
+        sizes = {p: image_size(p) for p in pd.unique(out["path"][need])}
+        width = width.astype(float)
+        height = height.astype(float)
+        width[need] = [sizes[p][0] for p in out["path"][need]]
+        height[need] = [sizes[p][1] for p in out["path"][need]]
+    out["width"] = width.round().astype(int)
+    out["height"] = height.round().astype(int)
+
+
+def group_images(df: pd.DataFrame) -> list[ImageGroup]:
+    """The images of a prepared frame, in order of first appearance, with their object rows.
+
+    Raises if one ``item_id`` comes with two different paths or sizes.
+    """
+    codes, uniques = pd.factorize(df["item_id"], sort=False)
+    order = np.argsort(codes, kind="stable")
+    starts = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    paths, widths, heights = df["path"].tolist(), df["width"].tolist(), df["height"].tolist()
+    has_object = df["label"].notna().tolist()
+    groups = []
+    for k, item_id in enumerate(uniques):
+        rows = order[starts[k] : starts[k + 1]].tolist()
+        first = rows[0]
+        for i in rows[1:]:
+            if (paths[i], widths[i], heights[i]) != (paths[first], widths[first], heights[first]):
+                raise ValueError(
+                    f"Every row of an item must share `path`, `width` and `height`. Item "
+                    f"{item_id!r} has {(paths[first], widths[first], heights[first])!r} in row "
+                    f"{first} and {(paths[i], widths[i], heights[i])!r} in row {i}."
+                )
+        objects = [i for i in rows if has_object[i]]
+        groups.append(ImageGroup(item_id, paths[first], widths[first], heights[first], objects))
+    return groups
+
+
+def item_relpath(item_id: str) -> PurePosixPath:
+    """The relative file path an item gets inside a dataset folder (its id, checked)."""
+    rel = PurePosixPath(item_id.replace("\\", "/"))
+    if rel.is_absolute() or not rel.parts or ".." in rel.parts or ":" in rel.parts[0]:
+        raise ValueError(
+            "`item_id` must be a relative path without '..' to name a file in a dataset folder. "
+            f"Got {item_id!r} instead; use ids relative to the image root (ImageSet's default)."
+        )
+    return rel
+
+
+def frame(rows: list[tuple], extra: Sequence[str] = ()) -> pd.DataFrame:
+    """The reader's output table from row tuples in :data:`COLUMNS` order (then ``extra``)."""
+    columns = [*COLUMNS, *extra]
+    out = (
+        pd.DataFrame.from_records(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
+    )
+    out["label"] = pd.Series([r[5] for r in rows], dtype=object)  # None, not NaN: no objects
+    out["attributes"] = pd.Series([r[10] for r in rows], dtype=object)
+    for col in ("x", "y", "w", "h"):
+        out[col] = out[col].astype(float)
+    out["width"] = out["width"].astype(int)
+    out["height"] = out["height"].astype(int)
+    return out
+
+
+def no_objects(item_id: str, path: str, width: int, height: int, *extra) -> tuple:
+    """The row of an image without objects (a box task's "none": ``label`` missing)."""
+    return (
+        item_id,
+        path,
+        width,
+        height,
+        "box",
+        None,
+        math.nan,
+        math.nan,
+        math.nan,
+        math.nan,
+        {},
+        *extra,
+    )
+
+
+def polygon_area(points: list[list[float]]) -> float:
+    """Area of a simple polygon (shoelace formula)."""
+    xs = np.array([p[0] for p in points])
+    ys = np.array([p[1] for p in points])
+    return float(abs(np.dot(xs, np.roll(ys, -1)) - np.dot(ys, np.roll(xs, -1))) / 2)
+
+
+def existing_image(recorded: str | None, beside: Path, name: str) -> str:
+    """The image path a file records, or the file beside it, whichever exists (else as recorded)."""
+    if recorded and Path(recorded).is_file():
+        return recorded
+    candidate = beside / name
+    if candidate.is_file():
+        return str(candidate)
+    return recorded or str(candidate)

@@ -5,6 +5,8 @@ from .crops import export_crops
 from .datasets import SimulatedRater, demo_tasks, demo_truth, load_demo, make_demo
 from .images import ImageSet
 from .polygons import PointAnnotator, PolygonAnnotator
+from .slices import class_balance, detection_slice_report, slice_frame, slice_report
+from .slices import plot as plot_slices
 from .store import LabelStore
 from .tagging import MultiLabel, MultiTaskTagger
 from .voting import (
@@ -31,15 +33,20 @@ __all__ = [
     "TiebreakQueue",
     "agreement",
     "assign",
+    "class_balance",
     "cohen_kappa",
     "confusion",
     "demo_tasks",
     "demo_truth",
+    "detection_slice_report",
     "export_crops",
     "formats",
     "krippendorff_alpha",
     "load_demo",
     "make_demo",
     "plot_confusion",
+    "plot_slices",
     "resolve",
+    "slice_frame",
+    "slice_report",
 ]

@@ -1,6 +1,7 @@
 """labelwidgets: Jupyter widgets for building image datasets: label, vote, train and audit."""
 
 from . import formats
+from .boxes import BoxAnnotator
 from .crops import export_crops
 from .datasets import SimulatedRater, demo_tasks, demo_truth, load_demo, make_demo
 from .images import ImageSet
@@ -23,6 +24,7 @@ from .voting import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "BoxAnnotator",
     "ImageSet",
     "LabelStore",
     "MultiLabel",

@@ -11,7 +11,7 @@ import html
 import logging
 import traceback
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import ipywidgets as widgets
 
@@ -99,6 +99,7 @@ class LabelingSession(widgets.VBox):
         self.done = store.progress(self.rater, self._task_names) & set(self.queue)
         self._history: list[tuple[str, str]] = []  # (submission_id, item_id) made here, for undo
         self._prefetcher = ThreadPoolExecutor(max_workers=1)
+        self._prefetched: dict[str, Future] = {}
 
         self.progress_bar = widgets.IntProgress(min=0, max=max(1, len(self.queue)), description="")
         self.progress_text = widgets.HTML()
@@ -196,12 +197,28 @@ class LabelingSession(widgets.VBox):
         raise NotImplementedError
 
     def _prefetch(self) -> None:
-        """Encode the next image in the background so that advancing is instant."""
-        nxt = self._first_open(self.index + 1) if self.index < len(self.queue) else len(self.queue)
-        if nxt < len(self.queue):
-            self._prefetcher.submit(self._display_image, self.queue[nxt])
+        """Prepare the next images in the background so that advancing is instant."""
+        if self.index >= len(self.queue):
+            return
+        nxt = self._first_open(self.index + 1)
+        for i in dict.fromkeys([nxt, self.index + 1]):
+            if i < len(self.queue) and self.queue[i] not in self._prefetched:
+                self._prefetched[self.queue[i]] = self._prefetcher.submit(self._display_image, self.queue[i])
+        while len(self._prefetched) > 8:  # forget the oldest; the ImageSet's cache still has them
+            self._prefetched.pop(next(iter(self._prefetched)))
 
-    def _display_image(self, item_id: str) -> tuple[bytes, str, float]:
+    def _image_for(self, item_id: str):
+        """What :meth:`_display_image` returns for ``item_id``, from the prefetch when there is one."""
+        future = self._prefetched.pop(item_id, None)
+        if future is not None:
+            try:
+                return future.result()
+            except Exception:  # the error is raised again below, in the handler's thread
+                pass
+        return self._display_image(item_id)
+
+    def _display_image(self, item_id: str):
+        """The display form of an item's image (subclasses choose size and format)."""
         return self.images.encoded(item_id)
 
     def say(self, message: str, ok: bool = False, error: bool = False) -> None:

@@ -517,7 +517,7 @@ class _ShapeAnnotator(LabelingSession):
             return
         self.annotator.layout.display = None
         previous = self._image_widget
-        self._image_widget = widgets.Image(value=self._display_image(item_id), format="jpeg")
+        self._image_widget = widgets.Image(value=self._image_for(item_id), format="jpeg")
         self.canvas.true_size = self._size(item_id)
         self.annotator.display(self._image_widget)
         self.canvas._undo_queue.clear()  # undo steps of the previous image must not reach this one

@@ -190,6 +190,7 @@ class MultiTaskTagger(LabelingSession):
         self.selection: dict = {}
         super().__init__(images, store, rater, list(self.tasks), item_ids=item_ids, roles=roles)
         self.answers = self._load_answers()
+        self._recount()
         self.image = widgets.Image(format="jpeg", layout=widgets.Layout(max_width=f"{max_size}px"))
         self._buttons: dict[str, list[widgets.Button]] = {}
         self._task_labels: dict[str, widgets.HTML] = {}
@@ -242,6 +243,7 @@ class MultiTaskTagger(LabelingSession):
 
     def _after_undo(self, item_id: str) -> None:
         self.answers = self._load_answers()
+        self._recount()
 
     def _initial_selection(self, item_id: str) -> dict:
         earlier = self.answers.get(item_id)
@@ -256,15 +258,25 @@ class MultiTaskTagger(LabelingSession):
 
     def counts(self) -> pd.DataFrame:
         """How often this rater chose each option so far: ``task, option, n``."""
-        rows = []
-        for name, options in self.tasks.items():
-            for option in options:
-                n = sum(
-                    (option in a.get(name, []) if isinstance(options, MultiLabel) else a.get(name) == option)
-                    for a in self.answers.values()
-                )
-                rows.append({"task": name, "option": option, "n": n})
-        return pd.DataFrame(rows)
+        return pd.DataFrame(
+            [{"task": t, "option": o, "n": self._counts[(t, o)]} for t, opts in self.tasks.items() for o in opts]
+        )
+
+    def _recount(self) -> None:
+        self._counts = {(t, o): 0 for t, opts in self.tasks.items() for o in opts}
+        for answer in self.answers.values():
+            self._count(answer, 1)
+
+    def _count(self, answer: dict, sign: int) -> None:
+        for task, value in answer.items():
+            for option in value if isinstance(value, list) else [value]:
+                if (task, option) in self._counts:
+                    self._counts[(task, option)] += sign
+
+    def _set_answer(self, item: str, answer: dict) -> None:
+        self._count(self.answers.get(item, {}), -1)
+        self.answers[item] = answer
+        self._count(answer, 1)
 
     # -------------------------------------------------------------- actions
     def select(self, task: str, option: str) -> None:
@@ -304,7 +316,7 @@ class MultiTaskTagger(LabelingSession):
             answers = {k: sorted(v) if isinstance(v, set) else v for k, v in self.selection.items()}
         clean = normalize_answers(self.tasks, answers)
         sid = self.store.submit(item, clean, self.rater, attributes=self._suggestion_record(item, clean))
-        self.answers[item] = clean
+        self._set_answer(item, clean)
         self._committed(sid, item)
         return sid
 
@@ -326,7 +338,7 @@ class MultiTaskTagger(LabelingSession):
         if item is None:
             raise ValueError("The queue is finished: there is no item to skip.")
         sid = self.store.skip(item, self.rater, list(self.tasks), reason=reason)
-        self.answers[item] = {}
+        self._set_answer(item, {})
         self._committed(sid, item)
         return sid
 
@@ -339,7 +351,7 @@ class MultiTaskTagger(LabelingSession):
             return
         self.image.layout.display = None
         self.tasks_box.layout.display = None
-        data, fmt, _scale = self.images.encoded(item_id, max_size=self.max_size)
+        data, fmt, _scale = self._image_for(item_id)
         with self.image.hold_sync():
             self.image.format = fmt
             self.image.value = data
@@ -350,7 +362,7 @@ class MultiTaskTagger(LabelingSession):
         return self.images.encoded(item_id, max_size=self.max_size)
 
     def _paint_tasks(self) -> None:
-        counts = self.counts().set_index(["task", "option"])["n"]
+        counts = self._counts
         suggested = self.suggestions.get(self.current_item or "", {})
         for t, (name, options) in enumerate(self.tasks.items()):
             chosen = self.selection.get(name)

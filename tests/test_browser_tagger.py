@@ -79,9 +79,10 @@ def test_widget_error_is_detected(lab, notebook_page):
     name = lab.write_notebook(
         "broken.ipynb",
         ["import ipywidgets as w\n"
+         "from traitlets import Unicode\n"
          "class Broken(w.DOMWidget):\n"
-         "    _view_name = w.trait_types.Unicode('NoSuchView').tag(sync=True)\n"
-         "    _view_module = w.trait_types.Unicode('no-such-module').tag(sync=True)\n"
+         "    _view_name = Unicode('NoSuchView').tag(sync=True)\n"
+         "    _view_module = Unicode('no-such-module').tag(sync=True)\n"
          "Broken()"],
     )  # fmt: skip
     page = notebook_page(name)

@@ -1,0 +1,848 @@
+"""Bounding boxes: draw them with the mouse, or click once to place a fixed-size box.
+
+:class:`BoxAnnotator` puts jupyter-bbox-widget's drawing surface into a labeling session (queue,
+resume, progress, undo, keys: see :mod:`labelwidgets._session`). Boxes are kept in pixels of the
+EXIF-corrected original image; the browser may show a downscaled copy, and the pure functions
+:func:`to_widget` / :func:`from_widget` convert between the two. Each box of a submit is one
+``kind="box"`` row of the store, written in one transaction.
+
+Keys (with the mouse over the widget, outside the image): ``1``-``9`` pick the class for new
+boxes, ``Enter`` submits and advances, ``Backspace`` goes back, ``S`` skips, ``Z`` undoes,
+``Delete`` removes the selected box, ``Escape`` deselects. With the image focused (click on it),
+jupyter-bbox-widget's own keys apply: digits pick the class, ``Tab`` selects the next box,
+``W A S D`` move it, ``Q E R F`` resize it, ``C`` gives it the current class, ``Delete`` removes it.
+
+Fixed-size mode (``box_size=(w, h)``): a click on the image places a box of exactly that size
+centred on the click, shifted (not shrunk) to lie inside the image. jupyter-bbox-widget reports a
+click as a new box of zero size at the click point (it starts every box on ``mousedown``), so no
+extra event source is needed: any box drawn, moved or resized in this mode snaps back to the
+fixed size around its own centre.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import math
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from numbers import Real
+from pathlib import Path
+
+import ipywidgets as widgets
+import pandas as pd
+from PIL import Image
+
+from ._geometry import fit_box
+from ._session import LabelingSession
+from .images import ImageSet
+from .store import LabelStore
+
+__all__ = [
+    "BoxAnnotator",
+    "to_widget",
+    "from_widget",
+    "clip_box",
+    "normalize_boxes",
+    "check_classes",
+    "check_box_size",
+    "detect_boxes",
+    "boxes_from_result",
+]
+
+DEFAULT_ATTRIBUTES = ("truncated", "occluded", "difficult")
+_GEOMETRY = ("x", "y", "w", "h")
+
+
+# --------------------------------------------------------------------------- pure functions
+def check_classes(classes: Sequence[str]) -> list[str]:
+    """Validate a class list: non-empty, unique, non-empty strings. Returns it as a list."""
+    if isinstance(classes, str) or not isinstance(classes, Sequence) or not classes:
+        raise ValueError(
+            f"`classes` must be a non-empty list of class names. Got {classes!r} instead."
+        )
+    bad = [c for c in classes if not isinstance(c, str) or not c.strip()]
+    if bad:
+        raise ValueError(f"`classes` must hold non-empty strings. Got {bad!r} instead.")
+    repeated = sorted({c for c in classes if list(classes).count(c) > 1})
+    if repeated:
+        raise ValueError(f"`classes` must be unique. Got {repeated!r} more than once.")
+    return list(classes)
+
+
+def check_box_size(box_size) -> tuple[float, float] | None:
+    """Validate ``box_size``: None or two positive finite numbers ``(w, h)``."""
+    if box_size is None:
+        return None
+    if isinstance(box_size, Real) and not isinstance(box_size, bool):
+        box_size = (box_size, box_size)
+    ok = (
+        isinstance(box_size, Sequence)
+        and len(box_size) == 2
+        and all(isinstance(v, Real) and not isinstance(v, bool) for v in box_size)
+        and all(math.isfinite(v) and v > 0 for v in box_size)
+    )
+    if not ok:
+        raise ValueError(
+            f"`box_size` must be None or two positive numbers (w, h) in image pixels. "
+            f"Got {box_size!r} instead."
+        )
+    return float(box_size[0]), float(box_size[1])
+
+
+def to_widget(box: Mapping, scale: tuple[float, float] = (1.0, 1.0)) -> dict:
+    """A stored box (original pixels) as a jupyter-bbox-widget dict (display pixels).
+
+    Parameters
+    ----------
+    box : mapping
+        ``x, y, w, h, label`` and optional ``attributes`` (a dict, spread into the widget dict
+        the way jupyter-bbox-widget's ``attach`` keeps per-box properties).
+    scale : (float, float), default=(1.0, 1.0)
+        Display pixels per original pixel along x and y.
+
+    Returns
+    -------
+    dict
+        ``x, y, width, height, label`` and the attributes.
+
+    Examples
+    --------
+    >>> to_widget({"x": 10, "y": 20, "w": 30, "h": 40, "label": "cat"}, (0.5, 0.5))
+    {'x': 5.0, 'y': 10.0, 'width': 15.0, 'height': 20.0, 'label': 'cat'}
+    """
+    sx, sy = scale
+    attrs = box.get("attributes") or {}
+    if isinstance(attrs, str):
+        attrs = json.loads(attrs)
+    out = {
+        "x": float(box["x"]) * sx,
+        "y": float(box["y"]) * sy,
+        "width": float(box["w"]) * sx,
+        "height": float(box["h"]) * sy,
+        "label": box["label"],
+    }
+    out.update({k: v for k, v in attrs.items() if k not in out})
+    return out
+
+
+def from_widget(
+    bbox: Mapping,
+    scale: tuple[float, float] = (1.0, 1.0),
+    attributes: Sequence[str] = DEFAULT_ATTRIBUTES,
+) -> dict:
+    """A jupyter-bbox-widget dict (display pixels) as a stored box (original pixels).
+
+    The inverse of :func:`to_widget`: ``x / sx``, ``y / sy``, ``width / sx``, ``height / sy``.
+    Properties named in ``attributes`` go to the ``attributes`` dict as booleans (False when
+    the widget has not set them: jupyter-bbox-widget adds them when a box is first selected).
+
+    Examples
+    --------
+    >>> from_widget({"x": 5, "y": 10, "width": 15, "height": 20, "label": "cat", "occluded": True},
+    ...             (0.5, 0.5), attributes=("occluded", "truncated"))
+    {'x': 10.0, 'y': 20.0, 'w': 30.0, 'h': 40.0, 'label': 'cat', 'attributes': {'occluded': True, 'truncated': False}}
+    """
+    sx, sy = scale
+    out = {
+        "x": float(bbox["x"]) / sx,
+        "y": float(bbox["y"]) / sy,
+        "w": float(bbox["width"]) / sx,
+        "h": float(bbox["height"]) / sy,
+        "label": bbox.get("label"),
+    }
+    if attributes:
+        out["attributes"] = {a: bool(bbox.get(a, False)) for a in attributes}
+    return out
+
+
+def clip_box(box: Mapping, width: float, height: float) -> tuple[dict | None, bool]:
+    """Clip a box to the image ``[0, width] x [0, height]``.
+
+    Returns
+    -------
+    (dict or None, bool)
+        The clipped box (None when no area is left inside the image) and whether it changed.
+
+    Examples
+    --------
+    >>> clip_box({"x": -10, "y": 5, "w": 30, "h": 10, "label": "a"}, 100, 100)
+    ({'x': 0.0, 'y': 5.0, 'w': 20.0, 'h': 10.0, 'label': 'a'}, True)
+    >>> clip_box({"x": 150, "y": 5, "w": 30, "h": 10, "label": "a"}, 100, 100)
+    (None, True)
+    """
+    x0, y0 = float(box["x"]), float(box["y"])
+    x1, y1 = x0 + float(box["w"]), y0 + float(box["h"])
+    cx0, cy0 = min(max(x0, 0.0), width), min(max(y0, 0.0), height)
+    cx1, cy1 = min(max(x1, 0.0), width), min(max(y1, 0.0), height)
+    if cx1 <= cx0 or cy1 <= cy0:
+        return None, True
+    changed = (cx0, cy0, cx1, cy1) != (x0, y0, x1, y1)
+    out = dict(box)
+    if changed:
+        out.update(x=cx0, y=cy0, w=cx1 - cx0, h=cy1 - cy0)
+    else:
+        out.update(x=x0, y=y0, w=float(box["w"]), h=float(box["h"]))
+    return out, changed
+
+
+def normalize_boxes(
+    boxes: Iterable[Mapping],
+    classes: Sequence[str],
+    width: float,
+    height: float,
+    box_size: tuple[float, float] | None = None,
+) -> tuple[list[dict], list[str]]:
+    """Check one image's boxes; clip those partly outside the image.
+
+    Parameters
+    ----------
+    boxes : iterable of mapping
+        Each with ``x, y, w, h, label`` in original pixels and optional ``attributes`` (dict)
+        and ``confidence``.
+    classes : sequence of str
+        The allowed labels.
+    width, height : float
+        Size of the (EXIF-corrected) image.
+    box_size : (float, float) or None, default=None
+        In fixed-size mode, the size every box must have (to 1e-6 pixel).
+
+    Returns
+    -------
+    (list of dict, list of str)
+        The boxes as ``x, y, w, h, label, attributes`` (+ ``confidence`` when given) and one
+        note per box that was clipped.
+
+    Raises
+    ------
+    ValueError
+        For an unknown class, a missing or non-finite coordinate, a size that is zero or
+        negative, a box wholly outside the image, or (fixed-size mode) a box of another size.
+    """
+    if isinstance(boxes, Mapping) or isinstance(boxes, str):
+        raise TypeError(f"`boxes` must be a list of box dicts. Got {boxes!r} instead.")
+    out, notes = [], []
+    for i, box in enumerate(boxes):
+        if not isinstance(box, Mapping):
+            raise TypeError(
+                f"`boxes[{i}]` must be a dict with x, y, w, h, label. Got {box!r} instead."
+            )
+        missing = [k for k in (*_GEOMETRY, "label") if k not in box]
+        if missing:
+            raise ValueError(
+                f"`boxes[{i}]` must have keys x, y, w, h, label. Missing {missing} in {dict(box)!r}."
+            )
+        if box["label"] not in classes:
+            raise ValueError(
+                f"`boxes[{i}]['label']` must be one of {list(classes)}. Got {box['label']!r} instead."
+            )
+        for k in _GEOMETRY:
+            v = box[k]
+            if not (isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(v)):
+                raise ValueError(f"`boxes[{i}]['{k}']` must be a finite number. Got {v!r} instead.")
+        if box["w"] <= 0 or box["h"] <= 0:
+            raise ValueError(
+                f"`boxes[{i}]` must have a positive width and height. Got w={box['w']!r}, "
+                f"h={box['h']!r} instead."
+            )
+        if box_size is not None and (
+            abs(box["w"] - box_size[0]) > 1e-6 or abs(box["h"] - box_size[1]) > 1e-6
+        ):
+            raise ValueError(
+                f"`boxes[{i}]` must be {box_size[0]:g} x {box_size[1]:g} pixels in fixed-size mode. "
+                f"Got {box['w']:g} x {box['h']:g} instead; use click(x, y) to place boxes."
+            )
+        attrs = box.get("attributes") or {}
+        if isinstance(attrs, str):
+            attrs = json.loads(attrs)
+        if not isinstance(attrs, Mapping):
+            raise ValueError(f"`boxes[{i}]['attributes']` must be a dict. Got {attrs!r} instead.")
+        clean = {
+            "x": float(box["x"]), "y": float(box["y"]), "w": float(box["w"]), "h": float(box["h"]),
+            "label": box["label"], "attributes": dict(attrs) or None,
+        }  # fmt: skip
+        if box.get("confidence") is not None:
+            clean["confidence"] = float(box["confidence"])
+        clipped, changed = clip_box(clean, width, height)
+        if clipped is None:
+            raise ValueError(
+                f"`boxes[{i}]` must overlap the image (0, 0)-({width:g}, {height:g}). Got x={clean['x']:g}, "
+                f"y={clean['y']:g}, w={clean['w']:g}, h={clean['h']:g}, wholly outside."
+            )
+        if changed:
+            notes.append(
+                f"box {i + 1} ({clean['label']}) was partly outside the image and was clipped to "
+                f"x={clipped['x']:g}, y={clipped['y']:g}, w={clipped['w']:g}, h={clipped['h']:g}"
+            )
+        out.append(clipped)
+    return out, notes
+
+
+def detect_boxes(detector, image: Image.Image, options: Mapping | None = None) -> list[dict]:
+    """Run a detector on one upright RGB image; boxes in its pixels.
+
+    Parameters
+    ----------
+    detector : ultralytics.YOLO or callable
+        An ultralytics model (anything with ``predict`` and ``names``), or a callable
+        ``(PIL.Image) -> list of dicts x, y, w, h, label[, confidence]``.
+    image : PIL.Image.Image
+        The EXIF-corrected RGB image.
+    options : mapping or None, default=None
+        Keyword arguments of an ultralytics model's ``predict`` (``conf``, ``iou``,
+        ``max_det``, ``imgsz``, ...); not used with a plain callable.
+
+    Returns
+    -------
+    list of dict
+        ``x, y, w, h, label, confidence`` per box (``confidence`` None when not given).
+    """
+    if hasattr(detector, "predict") and hasattr(detector, "names"):
+        kwargs = {"verbose": False, **(options or {})}
+        return boxes_from_result(detector.predict(image, **kwargs)[0])
+    if not callable(detector):
+        raise TypeError(
+            "`detector` must be an ultralytics YOLO model or a callable (PIL image) -> list of "
+            f"box dicts. Got {type(detector).__name__!r} instead."
+        )
+    boxes = detector(image)
+    if isinstance(boxes, pd.DataFrame):
+        boxes = boxes.to_dict("records")
+    return [
+        {"x": float(b["x"]), "y": float(b["y"]), "w": float(b["w"]), "h": float(b["h"]),
+         "label": b["label"], "confidence": None if b.get("confidence") is None else float(b["confidence"])}
+        for b in boxes
+    ]  # fmt: skip
+
+
+def boxes_from_result(result) -> list[dict]:
+    """One ultralytics ``Results`` object as box dicts ``x, y, w, h, label, confidence``."""
+    names = result.names
+    xyxy = result.boxes.xyxy.cpu().numpy().tolist()
+    confs = result.boxes.conf.cpu().numpy().tolist()
+    cls = result.boxes.cls.cpu().numpy().astype(int).tolist()
+    return [
+        {"x": x0, "y": y0, "w": x1 - x0, "h": y1 - y0, "label": names[c], "confidence": p}
+        for (x0, y0, x1, y1), p, c in zip(xyxy, confs, cls, strict=True)
+    ]
+
+
+def _name_of(detector) -> str:
+    """A readable name for a detector: the weights' stem, the YAML's stem, or the callable's name."""
+    for attr in ("ckpt_path", "model_name", "cfg"):
+        value = getattr(detector, attr, None)
+        if isinstance(value, str | Path) and str(value):
+            return Path(str(value)).stem
+    name = getattr(detector, "name", None) or getattr(detector, "__name__", None)
+    return str(name) if name else type(detector).__name__
+
+
+# --------------------------------------------------------------------------- widget
+class BoxAnnotator(LabelingSession):
+    """Draw bounding boxes on each image, or click once per object in fixed-size mode.
+
+    Parameters
+    ----------
+    images : ImageSet
+        The items (images that fail to decode are in ``images.skipped`` and never shown).
+    classes : sequence of str
+        The only labels a box may have.
+    rater : str or None, default=None
+        Who labels (default: the OS user).
+    store : LabelStore or None, default=None
+        Where boxes go (default: ``LabelStore("labels.db")``).
+    task : str, default="boxes"
+        The task name of the rows (registered with ``kind="box"`` and the classes).
+    box_size : (float, float) or None, default=None
+        Fixed-size mode: the size of every box in original image pixels; a click places one.
+    attributes : sequence of str, default=("truncated", "occluded", "difficult")
+        Per-box flags, shown as checkboxes for the selected box; stored in ``attributes``.
+    detector : ultralytics.YOLO or callable or None, default=None
+        Pre-annotation: its boxes are written once per item (``source="model"``, rater and
+        ``model`` = ``detector_name``, ``confidence``) and shown pre-drawn for correction.
+    item_ids : iterable of str or None, default=None
+        Restrict the queue to these items (default: the rater's assignments, else all).
+    max_size : int, default=768
+        Longest side of the displayed image; boxes stay in original pixels.
+    min_size : int, default=384
+        Images whose longest side is shorter are shown enlarged by a whole factor (nearest
+        neighbour, so pixels stay sharp); boxes stay in original pixels.
+    detector_name : str or None, default=None
+        Name recorded for the detector's rows (default: derived from the detector).
+    detector_options : mapping or None, default=None
+        Keyword arguments for an ultralytics detector's ``predict``, e.g.
+        ``{"conf": 0.25, "max_det": 10}``.
+
+    Attributes
+    ----------
+    bbox : jupyter_bbox_widget.BBoxWidget
+        The drawing surface (its ``bboxes`` are in display pixels).
+    boxes : list of dict
+        What is drawn now, in original pixels.
+
+    Examples
+    --------
+    >>> annotator = BoxAnnotator(images, classes=["cat", "dog"], rater="alice")  # doctest: +SKIP
+    >>> annotator.submit([{"x": 10, "y": 20, "w": 50, "h": 40, "label": "cat"}])  # doctest: +SKIP
+    """
+
+    _keys_help = (
+        "Keys (mouse over the widget): <b>1-9</b> class · <b>Enter</b> submit · "
+        "<b>Backspace</b> back · <b>S</b> skip · <b>Z</b> undo · <b>Delete</b> remove selected box. "
+        "Click the image first to use its own keys (Tab select, WASD move, QERF resize, C relabel)."
+    )
+
+    def __init__(
+        self,
+        images: ImageSet,
+        classes: Sequence[str],
+        rater: str | None = None,
+        store: LabelStore | None = None,
+        task: str = "boxes",
+        box_size: tuple[float, float] | None = None,
+        attributes: Sequence[str] = DEFAULT_ATTRIBUTES,
+        detector: Callable | None = None,
+        item_ids: Iterable[str] | None = None,
+        max_size: int = 768,
+        min_size: int = 384,
+        detector_name: str | None = None,
+        detector_options: Mapping | None = None,
+    ):
+        from jupyter_bbox_widget import BBoxWidget
+
+        self.classes = check_classes(classes)
+        self.box_size = check_box_size(box_size)
+        if isinstance(attributes, str):
+            attributes = (attributes,)
+        self.attributes = tuple(check_classes(attributes)) if len(attributes) else ()
+        if not isinstance(max_size, int) or max_size < 16:
+            raise ValueError(f"`max_size` must be an integer >= 16. Got {max_size!r} instead.")
+        self.max_size = max_size
+        if not isinstance(min_size, int) or min_size < 1:
+            raise ValueError(f"`min_size` must be a positive integer. Got {min_size!r} instead.")
+        self.min_size = min_size
+        self._displayed: dict[str, tuple[bytes, tuple[int, int]]] = {}
+        self._display_lock = threading.Lock()
+        self.task = task
+        self.detector = detector
+        self.detector_options = dict(detector_options or {})
+        if detector is not None:
+            if not (callable(detector) or hasattr(detector, "predict")):
+                raise TypeError(
+                    "`detector` must be an ultralytics YOLO model or a callable (PIL image) -> "
+                    f"list of box dicts. Got {type(detector).__name__!r} instead."
+                )
+            self.detector_name = detector_name or _name_of(detector)
+        else:
+            self.detector_name = detector_name
+        store = store if store is not None else LabelStore("labels.db")
+        store.register_task(task, self.classes, kind="box")
+        self._scale = (1.0, 1.0)
+        self._size = (0, 0)
+        self._shown: dict[tuple, dict] = {}  # widget geometry -> exact original box, for exactness
+        self._model_rows: dict[str, list[dict]] = {}
+        self._detector_notes: dict[str, str] = {}
+        self._syncing = False
+        super().__init__(images, store, rater, [task], item_ids=item_ids)
+        self.answers = self._load_boxes(self.rater, "human")
+        if self.detector_name is not None:
+            self._model_rows = self._load_boxes(self.detector_name, "model")
+
+        self.bbox = BBoxWidget(classes=self.classes, hide_buttons=True)
+        self.bbox.label = self.classes[0]
+        self.bbox.on_submit(lambda: self.guard(self.submit))
+        self.bbox.on_skip(lambda: self.guard(self.skip))
+        self.bbox.observe(self._on_bboxes, names=["bboxes"])
+        self.checkboxes = {}
+        for name in self.attributes:
+            box = widgets.Checkbox(value=False, description=name, indent=False, disabled=True)
+            self.bbox.attach(box, name=name, default_value=False)
+            self.checkboxes[name] = box
+        mode = (
+            f"Fixed-size mode: click to place a {self.box_size[0]:g} x {self.box_size[1]:g} box."
+            if self.box_size
+            else "Drag on the image to draw a box."
+        )
+        self.mode_note = widgets.HTML(f"<small>{html.escape(mode)}</small>")
+        self.model_note = widgets.HTML()
+        self.side = side = widgets.VBox(
+            [
+                widgets.HTML("<b>Selected box</b>"),
+                *self.checkboxes.values(),
+                self.mode_note,
+                self.model_note,
+            ],
+            layout=widgets.Layout(min_width="160px"),
+        )
+        self.submit_button = widgets.Button(
+            description="Submit ⏎", button_style="success", icon="check"
+        )
+        self.back_button = widgets.Button(description="Back", icon="arrow-left")
+        self.skip_button = widgets.Button(description="Skip (S)", icon="forward")
+        self.undo_button = widgets.Button(description="Undo (Z)", icon="undo")
+        self.submit_button.on_click(lambda _b: self.guard(self.submit))
+        self.back_button.on_click(lambda _b: self.guard(self.back))
+        self.skip_button.on_click(lambda _b: self.guard(self.skip))
+        self.undo_button.on_click(lambda _b: self.guard(self.undo))
+        self.children = [
+            widgets.HBox([self.progress_bar, self.progress_text]),
+            self.header,
+            widgets.HBox([self.bbox, side], layout=widgets.Layout(align_items="flex-start")),
+            widgets.HBox(
+                [self.back_button, self.skip_button, self.undo_button, self.submit_button]
+            ),
+            self.status,
+            self.keys_help,
+        ]
+        self.add_class("lw-boxes")
+        self._refresh()
+
+    def __repr__(self) -> str:
+        mode = f", box_size={self.box_size}" if self.box_size else ""
+        return (
+            f"BoxAnnotator({len(self.queue)} items, classes={self.classes}, "
+            f"rater={self.rater!r}{mode})"
+        )
+
+    # ------------------------------------------------------------------ state
+    def _load_boxes(self, rater: str, source: str) -> dict[str, list[dict]]:
+        """``{item_id: boxes}`` of a rater's current submissions for this task (skips left out)."""
+        cur = self.store.current(task=self.task, rater=rater, source=source)
+        cur = cur[cur["item_id"].isin(self.queue) & (cur["kind"] == "box")]
+        out: dict[str, list[dict]] = {}
+        for item, rows in cur.groupby("item_id", sort=False):
+            boxes = rows.dropna(subset=["label"])
+            out[item] = [
+                {"x": r.x, "y": r.y, "w": r.w, "h": r.h, "label": r.label,
+                 "attributes": json.loads(r.attributes) if isinstance(r.attributes, str) else None,
+                 "confidence": None if pd.isna(r.confidence) else float(r.confidence)}
+                for r in boxes.itertuples(index=False)
+            ]  # fmt: skip
+        return out
+
+    def _after_undo(self, item_id: str) -> None:
+        self.answers = self._load_boxes(self.rater, "human")
+
+    def _model_boxes(self, item_id: str) -> list[dict]:
+        """The detector's boxes for an item, running it (and writing its rows) the first time."""
+        if self.detector is None and item_id not in self._model_rows:
+            return []
+        if item_id not in self._model_rows:
+            try:
+                found = detect_boxes(
+                    self.detector, self.images.load(item_id), self.detector_options
+                )
+            except Exception as exc:  # a failing model must not take the session down
+                self.say(
+                    f"The detector failed on {html.escape(item_id)}: {html.escape(repr(exc))}. "
+                    "Draw the boxes by hand.",
+                    error=True,
+                )
+                return []
+            width, height = self._item_size(item_id)
+            kept, unknown = [], set()
+            for box in found:
+                if box["label"] not in self.classes:
+                    unknown.add(str(box["label"]))
+                    continue
+                if box["w"] <= 0 or box["h"] <= 0:
+                    continue
+                clipped, _ = clip_box(box, width, height)
+                if clipped is not None:
+                    kept.append(clipped)
+            if unknown:
+                self._detector_notes[item_id] = (
+                    f"Boxes of classes {sorted(unknown)} were left out: the classes are "
+                    f"{self.classes}."
+                )
+            self.store.submit_boxes(
+                item_id,
+                self.task,
+                kept,
+                self.detector_name,
+                source="model",
+                model=self.detector_name,
+            )
+            self._model_rows[item_id] = kept
+        return self._model_rows[item_id]
+
+    def _item_size(self, item_id: str) -> tuple[int, int]:
+        row = self.images.items.loc[self.images.items["item_id"] == item_id].iloc[0]
+        return int(row["width"]), int(row["height"])
+
+    @property
+    def boxes(self) -> list[dict]:
+        """The boxes drawn now, in original pixels (``x, y, w, h, label`` and ``attributes``)."""
+        out = []
+        for b in self.bbox.bboxes:
+            box = from_widget(b, self._scale, self.attributes)
+            exact = self._shown.get(_geometry_key(b))
+            if exact is not None:  # unchanged since shown: keep the exact original numbers
+                box.update({k: exact[k] for k in _GEOMETRY})
+                if exact.get("from_model"):
+                    box.setdefault("attributes", {})["from_model"] = True
+            out.append(box)
+        return out
+
+    def _set_boxes(self, boxes: Sequence[Mapping], from_model: bool = False) -> None:
+        """Show boxes given in original pixels (reassigning the trait, never mutating it)."""
+        shown, keyed = [], {}
+        for box in boxes:
+            attrs = {a: False for a in self.attributes}
+            attrs.update(
+                {k: v for k, v in (box.get("attributes") or {}).items() if k in self.attributes}
+            )
+            w = to_widget({**box, "attributes": attrs}, self._scale)
+            shown.append(w)
+            was_model = from_model or bool((box.get("attributes") or {}).get("from_model"))
+            keyed[_geometry_key(w)] = {
+                **{k: float(box[k]) for k in _GEOMETRY},
+                "from_model": was_model,
+            }
+        self._shown = keyed
+        self._syncing = True
+        try:
+            with self.bbox.hold_sync():
+                self.bbox.selected_index = -1
+                self.bbox.bboxes = shown
+        finally:
+            self._syncing = False
+
+    # ------------------------------------------------------------------ actions
+    def select_class(self, label: str) -> None:
+        """Make ``label`` the class of the next boxes (like the class buttons and keys 1-9)."""
+        if label not in self.classes:
+            raise ValueError(f"`label` must be one of {self.classes}. Got {label!r} instead.")
+        self.bbox.label = label
+
+    def click(self, x: float, y: float, label: str | None = None) -> dict:
+        """Place a fixed-size box centred on ``(x, y)`` (original pixels), like a click.
+
+        The box is shifted to lie fully inside the image. Returns the box placed.
+        """
+        if self.box_size is None:
+            raise ValueError(
+                "`box_size` must be set to place boxes by clicking. Got None; create the annotator "
+                "with box_size=(w, h)."
+            )
+        item = self.current_item
+        if item is None:
+            raise ValueError("The queue is finished: there is no image to click on.")
+        label = self.bbox.label if label is None else label
+        if label not in self.classes:
+            raise ValueError(f"`label` must be one of {self.classes}. Got {label!r} instead.")
+        width, height = self._size
+        w, h = self.box_size
+        bx, by = fit_box(x, y, w, h, width, height)
+        box = {"x": bx, "y": by, "w": w, "h": h, "label": label}
+        self._set_boxes([*self.boxes, box])
+        return box
+
+    def delete_box(self, index: int | None = None) -> None:
+        """Remove a drawn box (default: the selected one)."""
+        index = self.bbox.selected_index if index is None else index
+        n = len(self.bbox.bboxes)
+        if not 0 <= index < n:
+            raise IndexError(f"`index` must be in [0, {n - 1}]. Got {index!r} instead.")
+        self.bbox.selected_index = -1
+        self.bbox.bboxes = [b for i, b in enumerate(self.bbox.bboxes) if i != index]
+
+    def submit(self, boxes: Sequence[Mapping] | None = None) -> str:
+        """Commit the current image's boxes and advance; the Submit button calls this.
+
+        Parameters
+        ----------
+        boxes : list of dict or None, default=None
+            ``x, y, w, h, label`` (+ ``attributes``) in original pixels; None submits what is
+            drawn. An empty list records "no objects". Drawn boxes of zero size (a click that
+            drew nothing) are left out.
+
+        Returns
+        -------
+        str
+            The submission id (rows committed when this returns).
+        """
+        item = self.current_item
+        if item is None:
+            raise ValueError(
+                "The queue is finished: there is no image to submit. Use back() to edit."
+            )
+        notes = []
+        if boxes is None:
+            drawn = self.boxes
+            boxes = [b for b in drawn if b["w"] > 0 and b["h"] > 0]
+            if len(boxes) < len(drawn):
+                notes.append(f"{len(drawn) - len(boxes)} box(es) of zero size left out")
+        clean, clipped = normalize_boxes(boxes, self.classes, *self._item_size(item), self.box_size)
+        notes += clipped
+        sid = self.store.submit_boxes(item, self.task, clean, self.rater)
+        self.answers[item] = clean
+        self._committed(sid, item)
+        message = f"Saved {len(clean)} box(es) for {html.escape(item)}"
+        if notes:
+            self.say(message + ". Note: " + html.escape("; ".join(notes)) + ".", error=False)
+        else:
+            self.say(message + ".", ok=True)
+        return sid
+
+    def skip(self, reason: str | None = None) -> str:
+        """Record a skip for the current image (a ``skip`` row, not boxes) and advance."""
+        item = self.current_item
+        if item is None:
+            raise ValueError("The queue is finished: there is no image to skip.")
+        sid = self.store.skip(item, self.rater, [self.task], reason=reason)
+        self.answers.pop(item, None)
+        self._committed(sid, item)
+        return sid
+
+    # ------------------------------------------------------------- front end
+    def _on_bboxes(self, change: dict) -> None:
+        """In fixed-size mode, snap every new, moved or resized box back to the fixed size."""
+        if self._syncing or self.box_size is None or self.current_item is None:
+            return
+        self.guard(self._snap, change["new"])
+
+    def _snap(self, bboxes: list[dict]) -> None:
+        width, height = self._size
+        w, h = self.box_size
+        sx, sy = self._scale
+        fixed, changed, errors = [], False, []
+        for b in bboxes:
+            exact = self._shown.get(_geometry_key(b))
+            if exact is not None:
+                fixed.append(b)
+                continue
+            cx = (float(b["x"]) + float(b["width"]) / 2) / sx
+            cy = (float(b["y"]) + float(b["height"]) / 2) / sy
+            try:
+                bx, by = fit_box(cx, cy, w, h, width, height)
+            except ValueError as exc:
+                errors.append(str(exc))
+                changed = True
+                continue
+            box = {**from_widget(b, self._scale, self.attributes), "x": bx, "y": by, "w": w, "h": h}
+            new = to_widget(box, self._scale)
+            self._shown[_geometry_key(new)] = {"x": bx, "y": by, "w": w, "h": h}
+            fixed.append(new)
+            changed = True
+        if changed:
+            index = self.bbox.selected_index
+            self._syncing = True
+            try:
+                with self.bbox.hold_sync():
+                    self.bbox.bboxes = fixed
+                    self.bbox.selected_index = index if index < len(fixed) else -1
+            finally:
+                self._syncing = False
+        if errors:
+            raise ValueError(errors[0])
+
+    def _show_item(self, item_id: str | None) -> None:
+        if item_id is None:
+            self.bbox.layout.display = self.side.layout.display = "none"
+            self._set_boxes([])
+            return
+        if self.bbox.layout.display == "none":
+            # shown again after the end screen: the browser measured the hidden image as 0 x 0;
+            # new bytes make it load, and measure, the image again
+            self.bbox.image_bytes = b""
+        self.bbox.layout.display = self.side.layout.display = None
+        data, (dw, dh) = self._image_for(item_id)
+        width, height = self._item_size(item_id)
+        self._size = (width, height)
+        self._scale = (dw / width, dh / height)
+        if item_id in self.answers:
+            boxes, from_model = self.answers[item_id], False
+        else:
+            boxes, from_model = self._model_boxes(item_id), True
+        note = ""
+        if from_model and self.detector_name is not None:
+            note = f"{len(boxes)} box(es) pre-drawn by {self.detector_name}. "
+            note += self._detector_notes.get(item_id, "")
+        self.model_note.value = f"<small>{html.escape(note)}</small>" if note else ""
+        if self.box_size is not None:
+            boxes = self._fixed(boxes)
+        with self.bbox.hold_sync():
+            self.bbox.image_bytes = data
+            self._set_boxes(boxes, from_model=from_model)
+
+    def _fixed(self, boxes: Sequence[Mapping]) -> list[dict]:
+        """Boxes of another size (model boxes, an earlier box size) snapped to ``box_size``."""
+        w, h = self.box_size
+        out = []
+        for box in boxes:
+            if abs(box["w"] - w) <= 1e-6 and abs(box["h"] - h) <= 1e-6:
+                out.append(dict(box))
+                continue
+            try:
+                x, y = fit_box(box["x"] + box["w"] / 2, box["y"] + box["h"] / 2, w, h, *self._size)
+            except ValueError as exc:
+                self.say(html.escape(str(exc)), error=True)
+                return []
+            out.append({**box, "x": x, "y": y, "w": w, "h": h})
+        return out
+
+    def close(self) -> None:
+        """Close the widget (also when the constructor refused its arguments half-way)."""
+        if "_prefetcher" not in self.__dict__:  # LabelingSession.__init__ never ran
+            widgets.VBox.close(self)
+            return
+        super().close()
+
+    def _display_image(self, item_id: str) -> tuple[bytes, tuple[int, int]]:
+        """The bytes shown for an item and their size in pixels.
+
+        Images larger than ``max_size`` are downscaled (:meth:`ImageSet.encoded`); images
+        smaller than ``min_size`` are upscaled by a whole factor with nearest-neighbour
+        sampling, so every original pixel stays a crisp square and a box can be drawn on it.
+        """
+        with self._display_lock:
+            cached = self._displayed.get(item_id)
+        if cached is not None:
+            return cached
+        width, height = self._item_size(item_id)
+        factor = math.ceil(self.min_size / max(width, height))
+        if factor > 1 and max(width, height) * factor <= max(self.max_size, self.min_size):
+            big = self.images.load(item_id).resize((width * factor, height * factor), Image.NEAREST)
+            buf = io.BytesIO()
+            big.save(buf, format="PNG")
+            out = buf.getvalue(), big.size
+        else:
+            data, _fmt, _scale = self.images.encoded(item_id, max_size=self.max_size)
+            with Image.open(io.BytesIO(data)) as shown:
+                out = data, shown.size
+        with self._display_lock:  # the prefetch thread writes here too
+            self._displayed[item_id] = out
+            while len(self._displayed) > 32:
+                self._displayed.pop(next(iter(self._displayed)))
+        return out
+
+    def _handle_key(self, key: str, shift: bool = False, ctrl: bool = False) -> None:
+        if key == "Enter":
+            self.submit()
+        elif key == "Backspace":
+            self.back()
+        elif key in ("s", "S") and not ctrl:
+            self.skip()
+        elif key in ("z", "Z"):
+            self.undo()
+        elif key == "Delete":
+            self.delete_box()
+        elif key == "Escape":
+            self.bbox.selected_index = -1
+        elif key.isdigit() and key != "0":
+            n = int(key)
+            if n > len(self.classes):
+                raise ValueError(f"Key {key} has no class: there are {len(self.classes)} classes.")
+            self.select_class(self.classes[n - 1])
+
+
+def _geometry_key(bbox: Mapping) -> tuple:
+    return (
+        bbox.get("label"),
+        float(bbox["x"]),
+        float(bbox["y"]),
+        float(bbox["width"]),
+        float(bbox["height"]),
+    )

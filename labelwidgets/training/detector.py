@@ -1,0 +1,574 @@
+"""Object detectors with ultralytics YOLO, offline: train on the store's boxes, predict, write back.
+
+:func:`train_detector` exports the boxes with :func:`labelwidgets.formats.to_yolo`, builds the
+model from its YAML (never hub weights), trains on the CPU unless CUDA is there, shows one
+progress bar step per epoch and returns a :class:`TrainedDetector` with the per-epoch losses and
+precision/recall. :func:`predict_boxes` turns a model's detections into the store's long table
+and :func:`write_predictions` records them as ``source="model"`` (or ``"pseudo"``) rows.
+
+Augmentation, as a user would tick it (``augment=``):
+
+=================  ==========================  ===============================================
+option             ultralytics argument        meaning
+=================  ==========================  ===============================================
+``degrees=30``     ``degrees``                 rotation by up to +-30 degrees (boxes become
+                                               the bounding box of the rotated box)
+``fliplr=0.5``     ``fliplr``                  horizontal flip with probability 0.5
+``flipud=0.0``     ``flipud``                  vertical flip with probability 0.0
+``brightness=.3``  ``hsv_v``                   brightness (HSV value) gain in +-30 %
+``noise=0.03``     (none: added here)          Gaussian pixel noise, standard deviation 0.03 of
+                                               the 0-1 range, per training batch, seeded
+=================  ==========================  ===============================================
+
+ultralytics has no noise augmentation (its optional albumentations step blurs and changes
+contrast with probability 0.01): noise is added by a :class:`DetectionTrainer` subclass in
+``preprocess_batch``, after ultralytics' own augmentation, on training batches only. Options
+left out of ``augment`` are off; any other ultralytics augmentation argument (``mosaic``,
+``scale``, ``translate``, ``hsv_h``, ``hsv_s``, ``shear``, ``perspective``, ``mixup``,
+``copy_paste``) may be given too and keeps ultralytics' default when not.
+
+Weights: ultralytics saves ``best.pt`` / ``last.pt`` as pickled Python objects (the model
+class, its optimizer, training arguments), which ``torch.load(..., weights_only=True)`` refuses.
+:func:`train_detector` therefore also writes ``detector.pt``: a plain dict of tensors, class
+names and the YAML name that loads with ``weights_only=True``; :func:`load_detector` rebuilds
+the model from it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..boxes import boxes_from_result, check_classes
+from ..datasets import test_mode
+
+__all__ = [
+    "train_detector",
+    "predict_boxes",
+    "write_predictions",
+    "load_detector",
+    "augment_args",
+    "training_boxes",
+    "TrainedDetector",
+    "AUGMENT_DEFAULTS",
+]
+
+#: The augmentation ``train_detector`` uses when ``augment`` is None.
+AUGMENT_DEFAULTS = {"degrees": 30.0, "fliplr": 0.5, "brightness": 0.3, "noise": 0.03}
+_USER_OPTIONS = {
+    "degrees": "degrees",
+    "fliplr": "fliplr",
+    "flipud": "flipud",
+    "brightness": "hsv_v",
+}
+_PASS_THROUGH = (
+    "mosaic", "scale", "translate", "hsv_h", "hsv_s", "hsv_v", "shear", "perspective", "mixup",
+    "copy_paste",
+)  # fmt: skip
+_HISTORY_COLUMNS = {
+    "epoch": "epoch",
+    "train/box_loss": "train_box_loss",
+    "train/cls_loss": "train_cls_loss",
+    "train/dfl_loss": "train_dfl_loss",
+    "val/box_loss": "val_box_loss",
+    "val/cls_loss": "val_cls_loss",
+    "val/dfl_loss": "val_dfl_loss",
+    "metrics/precision(B)": "precision",
+    "metrics/recall(B)": "recall",
+    "metrics/mAP50(B)": "map50",
+    "metrics/mAP50-95(B)": "map50_95",
+}
+
+
+# --------------------------------------------------------------------------- pure helpers
+def augment_args(augment: Mapping | None) -> tuple[dict, float]:
+    """Map the user-level augmentation options to ultralytics ``train`` arguments.
+
+    Parameters
+    ----------
+    augment : mapping or None
+        Keys ``degrees`` (0-180), ``fliplr``, ``flipud`` (probabilities), ``brightness``
+        (0-1, the +- fraction), ``noise`` (standard deviation on the 0-1 scale) and any of
+        ultralytics' own augmentation arguments. None means :data:`AUGMENT_DEFAULTS`.
+
+    Returns
+    -------
+    (dict, float)
+        The ultralytics arguments (the four user-level options always present, 0 when off)
+        and the noise standard deviation.
+
+    Examples
+    --------
+    >>> augment_args({"degrees": 30, "brightness": 0.3})
+    ({'degrees': 30.0, 'fliplr': 0.0, 'flipud': 0.0, 'hsv_v': 0.3}, 0.0)
+    """
+    augment = dict(AUGMENT_DEFAULTS if augment is None else augment)
+    allowed = [*_USER_OPTIONS, "noise", *_PASS_THROUGH]
+    unknown = [k for k in augment if k not in allowed]
+    if unknown:
+        raise ValueError(f"`augment` keys must be among {allowed}. Got {unknown!r} instead.")
+    if "brightness" in augment and "hsv_v" in augment:
+        raise ValueError(
+            "`augment` must give `brightness` or `hsv_v`, not both (they are the same)."
+        )
+    limits = {"degrees": 180.0, "fliplr": 1.0, "flipud": 1.0, "brightness": 1.0, "noise": 1.0}
+    for key, value in augment.items():
+        top = limits.get(key, math.inf)
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= top
+        if not ok:
+            raise ValueError(
+                f"`augment['{key}']` must be a number in [0, {top:g}]. Got {value!r} instead."
+            )
+    args = {target: float(augment.get(option, 0.0)) for option, target in _USER_OPTIONS.items()}
+    args.update({k: float(v) for k, v in augment.items() if k in _PASS_THROUGH})
+    return args, float(augment.get("noise", 0.0))
+
+
+def training_boxes(
+    store, task: str = "boxes", source: str | Sequence[str] = "human"
+) -> pd.DataFrame:
+    """The boxes to train on: per item, the most recent current submission for ``task``.
+
+    Returns the long table ``item_id, path, width, height, label, x, y, w, h`` that the
+    format writers take; an item whose latest submission has no boxes is one row with
+    ``label`` missing (a background image). Skipped items are left out.
+    """
+    cur = store.current(task=task, source=source)
+    cur = cur[cur["kind"] == "box"]
+    if cur.empty:
+        raise ValueError(
+            f"The store must hold boxes for task {task!r} from source {source!r} to train on. "
+            "Got none; label some images with BoxAnnotator first."
+        )
+    last = cur.groupby("item_id")["annotation_id"].transform("max")
+    sids = set(cur.loc[cur["annotation_id"] == last, "submission_id"])
+    cur = cur[cur["submission_id"].isin(sids)]
+    items = store.items()[["item_id", "path", "width", "height"]]
+    df = cur[["item_id", "label", "x", "y", "w", "h"]].merge(items, on="item_id", how="left")
+    return df[["item_id", "path", "width", "height", "label", "x", "y", "w", "h"]].reset_index(
+        drop=True
+    )
+
+
+def _imgsz(df: pd.DataFrame) -> int:
+    """The smallest multiple of 32 that holds the longest image side, in [64, 640]."""
+    side = int(max(df["width"].max(), df["height"].max()))
+    return int(min(640, max(64, math.ceil(side / 32) * 32)))
+
+
+def read_history(results_csv: str | os.PathLike) -> pd.DataFrame:
+    """ultralytics' ``results.csv`` as tidy columns (``epoch``, losses, precision, recall, mAP)."""
+    raw = pd.read_csv(results_csv)
+    raw.columns = [c.strip() for c in raw.columns]
+    keep = {k: v for k, v in _HISTORY_COLUMNS.items() if k in raw.columns}
+    return raw[list(keep)].rename(columns=keep).astype({"epoch": int})
+
+
+# --------------------------------------------------------------------------- result
+@dataclass
+class TrainedDetector:
+    """What :func:`train_detector` returns.
+
+    Attributes
+    ----------
+    weights : pathlib.Path
+        ultralytics' ``best.pt`` (load with ``YOLO(weights)``; pickled, not ``weights_only``).
+    state_dict : pathlib.Path
+        ``detector.pt``: tensors, class names and YAML name; loads with
+        ``torch.load(path, weights_only=True)`` and :func:`load_detector`.
+    history : pandas.DataFrame
+        One row per epoch: ``epoch, train_box_loss, train_cls_loss, train_dfl_loss,
+        val_box_loss, val_cls_loss, val_dfl_loss, precision, recall, map50, map50_95``.
+    classes : list of str
+        Class names in class-id order.
+    name : str
+        The model name written into the store with its predictions.
+    data_yaml : pathlib.Path
+        The YOLO dataset the model was trained on.
+    """
+
+    weights: Path
+    state_dict: Path
+    history: pd.DataFrame
+    classes: list[str]
+    name: str
+    data_yaml: Path
+    _model: object = field(default=None, repr=False)
+
+    def model(self):
+        """The trained ultralytics YOLO model (loaded once)."""
+        if self._model is None:
+            self._model = load_detector(self.state_dict)
+        return self._model
+
+    def plot(self, ax=None):
+        """Per-epoch losses (left axis) and precision/recall (right axis); returns the figure."""
+        import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
+
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(7, 3.5))
+        else:
+            fig = ax.figure
+        h = self.history
+        for col in ("train_box_loss", "train_cls_loss", "train_dfl_loss"):
+            if col in h:
+                ax.plot(
+                    h["epoch"],
+                    h[col],
+                    marker="o",
+                    label=col.replace("train_", "").replace("_", " "),
+                )
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel("training loss")
+        right = ax.twinx()
+        for col, style in (("precision", "--"), ("recall", ":"), ("map50", "-.")):
+            if col in h:
+                right.plot(h["epoch"], h[col], style, color="black", label=col)
+        right.set_ylim(0, 1)
+        right.set_ylabel("precision / recall / mAP50")
+        lines = ax.get_legend_handles_labels()
+        more = right.get_legend_handles_labels()
+        ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="center right")
+        ax.set_title(f"{self.name}: {len(h)} epoch(s)")
+        fig.tight_layout()
+        return fig
+
+
+# --------------------------------------------------------------------------- training
+def _noisy_trainer(std: float, seed: int):
+    """A DetectionTrainer that adds seeded Gaussian noise to every training batch."""
+    import torch
+    from ultralytics.models.yolo.detect import DetectionTrainer
+
+    class NoisyDetectionTrainer(DetectionTrainer):
+        noise_std = std
+        _generator = torch.Generator().manual_seed(seed)
+
+        def preprocess_batch(self, batch):
+            batch = super().preprocess_batch(batch)
+            if self.noise_std > 0:
+                img = batch["img"]
+                noise = torch.randn(img.shape, generator=self._generator, dtype=img.dtype)
+                batch["img"] = (img + self.noise_std * noise.to(img.device)).clamp_(0, 1)
+            return batch
+
+    return NoisyDetectionTrainer
+
+
+def train_detector(
+    store_or_df,
+    classes: Sequence[str],
+    out_dir: str | os.PathLike,
+    model: str = "yolov8n.yaml",
+    epochs: int | None = None,
+    imgsz: int | None = None,
+    augment: Mapping | None = None,
+    random_state: int = 0,
+    task: str = "boxes",
+    source: str | Sequence[str] = "human",
+    val_fraction: float = 0.2,
+    batch: int = 16,
+    device: str | None = None,
+    name: str | None = None,
+    progress: bool = True,
+) -> TrainedDetector:
+    """Train a YOLO detector on the store's boxes, offline.
+
+    Parameters
+    ----------
+    store_or_df : LabelStore or pandas.DataFrame
+        A store (boxes of ``task`` from ``source``, the latest submission per item, see
+        :func:`training_boxes`) or a long table ``item_id, path, label, x, y, w, h``.
+    classes : sequence of str
+        Class names; class id ``k`` is ``classes[k]``.
+    out_dir : str or path-like
+        Folder for the YOLO dataset (``data/``), ultralytics' run (``run/``) and
+        ``detector.pt``.
+    model : str, default="yolov8n.yaml"
+        An ultralytics model YAML (``yolov8n.yaml``, ``yolo11n.yaml``, ...); built from
+        scratch, never downloaded.
+    epochs : int or None, default=None
+        Training epochs (default 50, or 2 when ``LABELWIDGETS_TEST_MODE`` is set).
+    imgsz : int or None, default=None
+        Training image size (default: the longest image side rounded up to a multiple of 32,
+        between 64 and 640).
+    augment : mapping or None, default=None
+        Augmentation options (see the module docstring); None means
+        ``dict(degrees=30, fliplr=0.5, brightness=0.3, noise=0.03)``; ``{}`` turns them off.
+    random_state : int, default=0
+        Seed of the train/val split, ultralytics' training and the noise.
+    task : str, default="boxes"
+        The box task to read from a store.
+    source : str or sequence of str, default="human"
+        Which rows of a store to train on.
+    val_fraction : float, default=0.2
+        Fraction of images held out for validation (with fewer than 5 images the training
+        images validate too).
+    batch : int, default=16
+        Batch size.
+    device : str or None, default=None
+        ``"cpu"``, ``"0"`` (first GPU), ...; default the first GPU when CUDA is available,
+        else the CPU.
+    name : str or None, default=None
+        Model name for the store (default: the YAML's stem, e.g. ``"yolov8n"``).
+    progress : bool, default=True
+        Show a progress bar with one step per epoch.
+
+    Returns
+    -------
+    TrainedDetector
+    """
+    from tqdm.auto import tqdm
+
+    from .._offline import prepare_ultralytics
+    from ..formats import to_yolo
+
+    classes = check_classes(classes)
+    ultra_args, noise = augment_args(augment)
+    if epochs is None:
+        epochs = 2 if test_mode() else 50
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"`epochs` must be an integer >= 1. Got {epochs!r} instead.")
+    if not str(model).endswith((".yaml", ".yml")):
+        raise ValueError(
+            f"`model` must be an ultralytics model YAML such as 'yolov8n.yaml' (weights are never "
+            f"downloaded). Got {model!r} instead."
+        )
+    if isinstance(store_or_df, pd.DataFrame):
+        df = store_or_df
+    else:
+        df = training_boxes(store_or_df, task=task, source=source)
+    out = Path(out_dir).resolve()
+    n_images = df["item_id"].nunique()
+    data_yaml = to_yolo(
+        df, out / "data", classes, val_fraction=val_fraction if n_images >= 5 else 0.0,
+        random_state=random_state,
+    )  # fmt: skip
+    if imgsz is None:
+        sizes = df if {"width", "height"} <= set(df.columns) else None
+        imgsz = _imgsz(sizes) if sizes is not None and sizes["width"].notna().all() else 640
+
+    prepare_ultralytics()
+    import torch
+    from ultralytics import YOLO
+
+    if device is None:
+        device = "0" if torch.cuda.is_available() else "cpu"
+    yolo = YOLO(str(model))
+    bar = tqdm(
+        total=epochs, desc=f"Training {Path(model).stem}", unit="epoch", disable=not progress
+    )
+
+    def on_epoch(trainer) -> None:
+        metrics = dict(trainer.metrics or {})
+        if isinstance(trainer.tloss, Mapping):  # running mean of the epoch's losses
+            metrics.update({f"train/{k}": float(v) for k, v in trainer.tloss.items()})
+        bar.set_postfix(
+            box_loss=f"{metrics.get('train/box_loss', float('nan')):.3f}",
+            precision=f"{metrics.get('metrics/precision(B)', 0.0):.2f}",
+            recall=f"{metrics.get('metrics/recall(B)', 0.0):.2f}",
+        )
+        if bar.n < epochs:  # ultralytics calls this once more after its final validation
+            bar.update(1)
+
+    yolo.add_callback("on_fit_epoch_end", on_epoch)
+    try:
+        yolo.train(
+            trainer=_noisy_trainer(noise, random_state),
+            data=str(data_yaml), epochs=epochs, imgsz=imgsz, batch=batch, device=device,
+            workers=0, seed=random_state, deterministic=True, project=str(out), name="run",
+            exist_ok=True, verbose=False, plots=False, amp=device != "cpu", **ultra_args,
+        )  # fmt: skip
+    finally:
+        bar.close()
+    save_dir = Path(yolo.trainer.save_dir)
+    weights = save_dir / "weights" / "best.pt"
+    name = name or Path(model).stem
+    state = out / "detector.pt"
+    _save_state_dict(weights, state, model=str(model), classes=classes, imgsz=imgsz, name=name)
+    return TrainedDetector(
+        weights=weights, state_dict=state, history=read_history(save_dir / "results.csv"),
+        classes=classes, name=name, data_yaml=data_yaml,
+    )  # fmt: skip
+
+
+def _save_state_dict(
+    weights: Path, target: Path, model: str, classes, imgsz: int, name: str
+) -> None:
+    """Copy ultralytics' checkpoint as plain tensors + names (loadable with weights_only=True)."""
+    import torch
+
+    ckpt = torch.load(weights, map_location="cpu", weights_only=False)  # our own file, just written
+    net = ckpt["ema"] if ckpt.get("ema") is not None else ckpt["model"]
+    net = net.float()
+    torch.save(
+        {"format": "labelwidgets-detector-1", "yaml": model, "classes": list(classes),
+         "imgsz": int(imgsz), "name": name,
+         "state_dict": {k: v.detach().clone() for k, v in net.state_dict().items()}},
+        target,
+    )  # fmt: skip
+
+
+def load_detector(path: str | os.PathLike):
+    """An ultralytics YOLO model from ``detector.pt`` (loaded with ``weights_only=True``).
+
+    Also accepts ultralytics' own ``.pt`` files (``best.pt``), which ultralytics unpickles:
+    load those only from a source you trust.
+    """
+    from .._offline import prepare_ultralytics
+
+    prepare_ultralytics()
+    import torch
+    from ultralytics import YOLO
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"`path` must be an existing weights file. Got {str(path)!r} instead."
+        )
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # ultralytics' pickled checkpoint
+        return YOLO(str(path))
+    if not (isinstance(saved, dict) and saved.get("format") == "labelwidgets-detector-1"):
+        raise ValueError(
+            f"`path` must be a detector.pt written by train_detector or an ultralytics .pt. "
+            f"Got {str(path)!r}, a {type(saved).__name__} without that format."
+        )
+    from ultralytics.nn.tasks import DetectionModel
+
+    net = DetectionModel(saved["yaml"], nc=len(saved["classes"]), verbose=False)
+    net.load_state_dict(saved["state_dict"])
+    net.names = dict(enumerate(saved["classes"]))
+    net.eval()
+    yolo = YOLO(saved["yaml"], task="detect")
+    yolo.model = net
+    yolo.overrides["imgsz"] = saved["imgsz"]
+    yolo.model_name = saved["name"]
+    return yolo
+
+
+# --------------------------------------------------------------------------- prediction
+def predict_boxes(
+    model,
+    images,
+    item_ids: Iterable[str] | None = None,
+    conf: float = 0.25,
+    batch: int = 16,
+    max_det: int = 300,
+) -> pd.DataFrame:
+    """Detect boxes on images; one row per box, in pixels of the EXIF-corrected images.
+
+    Parameters
+    ----------
+    model : ultralytics.YOLO, TrainedDetector, or path
+        A model, a training result, or a weights file (see :func:`load_detector`).
+    images : ImageSet
+        Where the images come from.
+    item_ids : iterable of str or None, default=None
+        Which items (default: all of ``images``).
+    conf : float, default=0.25
+        Minimum confidence.
+    batch : int, default=16
+        Images per forward pass.
+    max_det : int, default=300
+        At most this many boxes per image (the most confident).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``item_id, label, x, y, w, h, confidence``; an image without detections is one row
+        with ``label`` missing, so that :func:`write_predictions` records "nothing found".
+    """
+    if isinstance(model, TrainedDetector):
+        model = model.model()
+    elif isinstance(model, str | os.PathLike):
+        model = load_detector(model)
+    if not (0 <= conf <= 1):
+        raise ValueError(f"`conf` must be in [0, 1]. Got {conf!r} instead.")
+    ids = list(images.item_ids if item_ids is None else item_ids)
+    imgsz = getattr(model, "overrides", {}).get("imgsz")
+    rows = []
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        pictures = [images.load(i) for i in chunk]
+        kwargs = {"conf": conf, "verbose": False, "max_det": max_det}
+        if imgsz:
+            kwargs["imgsz"] = imgsz
+        results = model.predict(pictures, **kwargs)
+        for item_id, result in zip(chunk, results, strict=True):
+            found = boxes_from_result(result)
+            if not found:
+                rows.append({"item_id": item_id, "label": None})
+            rows.extend({"item_id": item_id, **b} for b in found)
+    columns = ["item_id", "label", "x", "y", "w", "h", "confidence"]
+    out = pd.DataFrame(rows, columns=columns)
+    for col in ("x", "y", "w", "h", "confidence"):
+        out[col] = out[col].astype(float)
+    return out
+
+
+def write_predictions(
+    store,
+    df: pd.DataFrame,
+    model_name: str,
+    source: str = "model",
+    task: str = "boxes",
+    round: int | None = None,
+) -> list[str]:
+    """Record predicted boxes in the store: one submission per item, rater = ``model_name``.
+
+    Parameters
+    ----------
+    store : LabelStore
+        Where to write.
+    df : pandas.DataFrame
+        ``item_id, label, x, y, w, h`` and optional ``confidence`` (as from
+        :func:`predict_boxes`); a row with ``label`` missing records "nothing found".
+    model_name : str
+        Written as ``rater`` and ``model``.
+    source : {"model", "pseudo"}, default="model"
+        ``"pseudo"`` for pseudo-labels a student trains on.
+    task : str, default="boxes"
+        The box task.
+    round : int or None, default=None
+        The self-training round, for pseudo-labels.
+
+    Returns
+    -------
+    list of str
+        The submission ids, in item order.
+    """
+    if source not in ("model", "pseudo"):
+        raise ValueError(f"`source` must be one of ['model', 'pseudo']. Got {source!r} instead.")
+    missing = {"item_id", "label", "x", "y", "w", "h"} - set(df.columns)
+    if missing:
+        raise ValueError(
+            f"`df` must have columns item_id, label, x, y, w, h. Missing {sorted(missing)}; "
+            f"got {list(df.columns)}."
+        )
+    if task not in set(store.tasks()["task"]):
+        labels = sorted(df["label"].dropna().unique().tolist())
+        store.register_task(task, labels, kind="box")
+    sids = []
+    for item_id, rows in df.groupby("item_id", sort=False):
+        found = rows.dropna(subset=["label"])
+        boxes = [
+            {"x": r["x"], "y": r["y"], "w": r["w"], "h": r["h"], "label": r["label"],
+             "confidence": None if pd.isna(r.get("confidence", np.nan)) else float(r["confidence"])}
+            for r in found.to_dict("records")
+        ]  # fmt: skip
+        sids.append(
+            store.submit_boxes(
+                item_id, task, boxes, model_name, source=source, model=model_name, round=round
+            )
+        )
+    return sids

@@ -554,7 +554,8 @@ class LabelStore:
         items = self.items().drop(columns=["added_at"])
         cur = self.current(rater=rater, source=source)
         cur = cur[cur["kind"] != "skip"]
-        kinds = dict(zip(self.tasks()["task"], self.tasks()["kind"], strict=True))
+        defined = self.tasks()
+        kinds = dict(zip(defined["task"], defined["kind"], strict=True))
         out = items.set_index("item_id")
         if len(cur):
             # the most recent submission per (item, task) across raters
@@ -567,7 +568,10 @@ class LabelStore:
             if kind == "single":
                 col = rows.dropna(subset=["label"]).groupby("item_id")["label"].last()
             elif kind == "multi":
-                col = rows.groupby("item_id")["label"].agg(lambda s: sorted(s.dropna()))
+                chosen = rows.dropna(subset=["label"]).sort_values(["item_id", "label"])
+                col = chosen.groupby("item_id")["label"].agg(list)
+                answered = pd.Index(rows["item_id"].unique())  # "none of these" is an empty list
+                col = col.reindex(answered).map(lambda v: v if isinstance(v, list) else [])
             else:  # boxes, polygons, points: their bounding boxes (points are w = h = 0)
                 boxes = rows.dropna(subset=["label"])
                 col = boxes.groupby("item_id").apply(

@@ -196,7 +196,7 @@ class MultiTaskTagger(LabelingSession):
         self._task_labels: dict[str, widgets.HTML] = {}
         rows = []
         for t, (name, options) in enumerate(self.tasks.items()):
-            label = widgets.HTML(layout=widgets.Layout(width="130px"))
+            label = widgets.HTML(layout=widgets.Layout(width="130px", flex="0 0 130px"))
             buttons = []
             for i, option in enumerate(options):
                 b = widgets.Button(layout=widgets.Layout(width="auto", flex="0 0 auto"), tooltip=f"key {i + 1}")
@@ -205,7 +205,7 @@ class MultiTaskTagger(LabelingSession):
                 buttons.append(b)
             self._buttons[name], self._task_labels[name] = buttons, label
             rows.append(widgets.HBox([label, *buttons], layout=widgets.Layout(flex_flow="row wrap", align_items="center")))
-        self.tasks_box = widgets.VBox(rows, layout=widgets.Layout(flex="1 1 auto", min_width="300px"))
+        self.tasks_box = widgets.VBox(rows, layout=widgets.Layout(flex="1 1 420px", min_width="420px"))
         self.submit_button = widgets.Button(description="Submit ⏎", button_style="success", icon="check")
         self.back_button = widgets.Button(description="Back", icon="arrow-left")
         self.skip_button = widgets.Button(description="Skip (S)", icon="forward")
@@ -217,7 +217,10 @@ class MultiTaskTagger(LabelingSession):
         self.children = [
             widgets.HBox([self.progress_bar, self.progress_text]),
             self.header,
-            widgets.HBox([self.image, self.tasks_box], layout=widgets.Layout(align_items="flex-start")),
+            widgets.HBox(
+                [self.image, self.tasks_box],
+                layout=widgets.Layout(align_items="flex-start", flex_flow="row wrap"),
+            ),
             widgets.HBox([self.back_button, self.skip_button, self.undo_button, self.submit_button]),
             self.status,
             self.keys_help,

@@ -10,6 +10,7 @@ from .slices import class_balance, detection_slice_report, slice_frame, slice_re
 from .slices import plot as plot_slices
 from .store import LabelStore
 from .tagging import MultiLabel, MultiTaskTagger
+from .training import NoisyStudent
 from .voting import (
     TiebreakQueue,
     agreement,
@@ -29,6 +30,7 @@ __all__ = [
     "LabelStore",
     "MultiLabel",
     "MultiTaskTagger",
+    "NoisyStudent",
     "PointAnnotator",
     "PolygonAnnotator",
     "SimulatedRater",

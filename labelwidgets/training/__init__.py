@@ -1,0 +1,28 @@
+"""Training: torch classifiers, RandAugment-style noise and the noisy-student loop.
+
+Heavy dependencies (torch, torchvision, ultralytics) are imported when a model is built or
+trained, not when this package is imported.
+"""
+
+from .augment import BatchNoise
+from .classifier import Classifier
+from .data import ArrayImages
+from .detector import TrainedDetector, load_detector, predict_boxes, train_detector, write_predictions
+from .models import MODELS, build_model
+from .noisy_student import NoisyStudent, balance_pseudo_labels, per_class_accuracy
+
+__all__ = [
+    "ArrayImages",
+    "BatchNoise",
+    "Classifier",
+    "MODELS",
+    "NoisyStudent",
+    "TrainedDetector",
+    "balance_pseudo_labels",
+    "build_model",
+    "load_detector",
+    "per_class_accuracy",
+    "predict_boxes",
+    "train_detector",
+    "write_predictions",
+]

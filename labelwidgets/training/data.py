@@ -1,0 +1,155 @@
+"""Images for training: the ImageSet interface, an in-memory adapter, and batch loading.
+
+Training reads images through one interface, whatever holds them: an object with an ``items``
+DataFrame (column ``item_id``) and ``load(item_id)`` returning a PIL image. ``ImageSet`` has
+it; :class:`ArrayImages` gives it to a NumPy array (scikit-learn's digits, for instance), so
+arrays and image files go through the same code path (:func:`load_images`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+__all__ = ["ArrayImages", "check_images", "load_images", "check_labels"]
+
+
+class ArrayImages:
+    """A NumPy array of images behind the ``ImageSet`` interface.
+
+    Parameters
+    ----------
+    images : array-like of shape (n, height, width) or (n, height, width, channels)
+        Grey (no channel axis or 1 channel), RGB (3) or RGBA (4) images. ``uint8`` values are
+        used as they are; any other dtype is scaled linearly from the array's own
+        ``[min, max]`` to ``[0, 255]``.
+    item_ids : sequence of str, optional
+        One id per image; default ``"img00000"``, ``"img00001"``, ...
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> digits = ArrayImages(load_digits().images)
+    >>> digits.load("img00000").size
+    (8, 8)
+    """
+
+    def __init__(self, images, item_ids=None):
+        arr = np.asarray(images)
+        if arr.ndim not in (3, 4) or (arr.ndim == 4 and arr.shape[3] not in (1, 3, 4)):
+            raise ValueError(
+                "`images` must be an array of shape (n, height, width) or (n, height, width, "
+                f"1|3|4). Got shape {arr.shape!r} instead."
+            )
+        if arr.dtype != np.uint8:
+            lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 1.0)
+            arr = np.round((arr.astype(float) - lo) / ((hi - lo) or 1.0) * 255).astype(np.uint8)
+        if arr.ndim == 4 and arr.shape[3] == 1:
+            arr = arr[..., 0]
+        ids = (
+            [f"img{i:05d}" for i in range(len(arr))]
+            if item_ids is None
+            else [str(i) for i in item_ids]
+        )
+        if len(ids) != len(arr) or len(set(ids)) != len(ids):
+            raise ValueError(
+                f"`item_ids` must hold {len(arr)} distinct ids, one per image. Got {len(ids)} ids "
+                f"({len(set(ids))} distinct) instead."
+            )
+        self._arrays = arr
+        self._index = {item_id: i for i, item_id in enumerate(ids)}
+        self.items = pd.DataFrame({"item_id": ids, "width": arr.shape[2], "height": arr.shape[1]})
+
+    def __len__(self) -> int:
+        return len(self._arrays)
+
+    def __repr__(self) -> str:
+        return f"ArrayImages(n={len(self)}, shape={self._arrays.shape[1:]})"
+
+    @property
+    def item_ids(self) -> list[str]:
+        return list(self.items["item_id"])
+
+    def subset(self, item_ids) -> ArrayImages:
+        """The images with these ids, in this order."""
+        ids = [str(i) for i in item_ids]
+        return ArrayImages(self._arrays[[self._index[i] for i in ids]], ids)
+
+    def load(self, item_id: str) -> Image.Image:
+        """The image as a PIL RGB image."""
+        try:
+            arr = self._arrays[self._index[str(item_id)]]
+        except KeyError:
+            raise KeyError(
+                f"`item_id` must be one of the array's ids. Got {item_id!r} instead."
+            ) from None
+        return Image.fromarray(arr).convert("RGB")
+
+
+def check_images(images, name: str = "images"):
+    """Accept an ImageSet-like object (``items`` with ``item_id``, ``load``) or an array."""
+    if isinstance(images, np.ndarray):
+        return ArrayImages(images)
+    items = getattr(images, "items", None)
+    if callable(items):
+        items = items()
+    if (
+        not isinstance(items, pd.DataFrame)
+        or "item_id" not in items
+        or not callable(getattr(images, "load", None))
+    ):
+        raise TypeError(
+            f"`{name}` must be an ImageSet (or an object with an `items` DataFrame holding "
+            f"`item_id` and a `load(item_id)` method) or a NumPy array of images. Got "
+            f"{type(images).__name__} instead."
+        )
+    return images
+
+
+def item_ids_of(images) -> list[str]:
+    items = images.items() if callable(images.items) else images.items
+    return [str(i) for i in items["item_id"]]
+
+
+def load_images(images, item_ids, image_size: int):
+    """Load, convert to RGB and resize images into one ``uint8`` tensor ``(n, 3, size, size)``.
+
+    Any PIL mode (grey, palette, RGBA, 16-bit) is converted to RGB and any size is resized
+    (bilinear, aspect ratio not kept) to ``image_size`` x ``image_size``.
+    """
+    import torch
+
+    out = torch.empty((len(item_ids), 3, image_size, image_size), dtype=torch.uint8)
+    for i, item_id in enumerate(item_ids):
+        img = images.load(item_id)
+        if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+            arr = np.asarray(img, dtype=float)
+            span = (arr.max() - arr.min()) or 1.0
+            img = Image.fromarray(np.uint8(np.round((arr - arr.min()) / span * 255)))
+        img = img.convert("RGB").resize((image_size, image_size), Image.Resampling.BILINEAR)
+        out[i] = torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1)
+    return out
+
+
+def check_labels(labels, name: str = "labels") -> pd.DataFrame:
+    """A clean ``item_id, label`` DataFrame (string ids and labels, missing labels dropped)."""
+    if not isinstance(labels, pd.DataFrame) or not {"item_id", "label"} <= set(labels.columns):
+        got = list(labels.columns) if isinstance(labels, pd.DataFrame) else type(labels).__name__
+        raise ValueError(
+            f"`{name}` must be a DataFrame with columns ['item_id', 'label']. Got {got!r} instead."
+        )
+    out = labels.loc[labels["label"].notna(), ["item_id", "label"]].copy()
+    out["item_id"] = out["item_id"].astype(str)
+    out["label"] = out["label"].astype(str)
+    dup = out["item_id"].duplicated(keep=False)
+    if dup.any():
+        clash = out[dup].groupby("item_id")["label"].nunique()
+        if (clash > 1).any():
+            raise ValueError(
+                f"`{name}` must give one label per item. Got several for "
+                f"{sorted(clash[clash > 1].index)[:5]!r} instead; resolve votes first "
+                "(labelwidgets.voting.resolve)."
+            )
+        out = out.drop_duplicates("item_id")
+    return out.reset_index(drop=True)

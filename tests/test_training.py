@@ -1,0 +1,290 @@
+"""Training: models, noise, the torch classifier and the noisy-student loop (test mode: tiny)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+torch = pytest.importorskip("torch", reason="the train extra (torch) is not installed")
+
+from labelwidgets.training import (  # noqa: E402
+    ArrayImages,
+    BatchNoise,
+    Classifier,
+    NoisyStudent,
+    balance_pseudo_labels,
+    build_model,
+    per_class_accuracy,
+)
+
+pytestmark = pytest.mark.train
+
+COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 60, 230)}
+
+
+def colour_images(n_per_class=12, size=12, classes=("red", "green", "blue"), seed=0):
+    """Noisy solid-colour squares: an easy task with a known truth."""
+    rng = np.random.default_rng(seed)
+    arrays, ids, truth = [], [], []
+    for c in classes:
+        for i in range(n_per_class):
+            base = np.array(COLOURS[c], dtype=float)
+            img = np.clip(base + rng.normal(0, 25, (size, size, 3)), 0, 255).astype(np.uint8)
+            arrays.append(img)
+            ids.append(f"{c}-{i:02d}")
+            truth.append(c)
+    truth = pd.DataFrame({"item_id": ids, "label": truth})
+    return ArrayImages(np.stack(arrays), ids), truth
+
+
+def first_k(truth, k):
+    return truth.groupby("label", sort=False).head(k).reset_index(drop=True)
+
+
+FAST = dict(model="tiny_cnn", image_size=12, epochs=2, batch_size=16, verbose=False)
+
+
+# ------------------------------------------------------------------ pieces
+def test_batch_noise_is_seeded_and_per_image():
+    x = torch.rand(8, 3, 16, 16)
+    a, b = BatchNoise(magnitude=0.8, seed=1)(x), BatchNoise(magnitude=0.8, seed=1)(x)
+    c = BatchNoise(magnitude=0.8, seed=2)(x)
+    assert a.shape == x.shape and torch.equal(a, b) and not torch.equal(a, c)
+    assert float(a.min()) >= 0 and float(a.max()) <= 1
+    same = torch.rand(1, 3, 16, 16).expand(16, 3, 16, 16).contiguous()
+    out = BatchNoise(magnitude=1.0, cutout=1.0, seed=0)(same)
+    assert len({tuple(o.flatten()[:50].tolist()) for o in out}) > 1  # images differ
+    with pytest.raises(ValueError, match="`magnitude` must be in"):
+        BatchNoise(magnitude=2)
+
+
+def test_build_model_names_modules_and_errors():
+    x = torch.rand(2, 3, 32, 32)
+    for name in ("small_cnn", "wide_cnn", "resnet18"):
+        net = build_model(name, 4).eval()
+        assert net(x).shape == (2, 4)
+    resnet = build_model("resnet18", 3)
+    assert any(type(m).__name__ == "StochasticDepth" for m in resnet.modules())
+    custom = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 5))
+    copy = build_model(custom, 5)
+    assert copy is not custom and copy(x).shape == (2, 5)
+    with pytest.raises(ValueError, match="`model` must be one of"):
+        build_model("vgg", 3)
+
+
+def test_array_images_interface():
+    images = ArrayImages(np.arange(2 * 4 * 5, dtype=float).reshape(2, 4, 5), ["a", "b"])
+    img = images.load("b")
+    assert img.mode == "RGB" and img.size == (5, 4)
+    assert list(images.items["item_id"]) == ["a", "b"]
+    with pytest.raises(ValueError, match="`images` must be an array of shape"):
+        ArrayImages(np.zeros((3, 4)))
+    with pytest.raises(ValueError, match="`item_ids` must hold 2 distinct ids"):
+        ArrayImages(np.zeros((2, 4, 4)), ["a", "a"])
+
+
+def test_balance_pseudo_labels_caps_and_duplicates():
+    labels = ["a"] * 6 + ["b"] * 2 + ["c"] * 4
+    conf = [0.9, 0.8, 0.99, 0.7, 0.75, 0.95, 0.8, 0.9, 0.9, 0.8, 0.85, 0.99]
+    idx = balance_pseudo_labels(labels, conf, ["a", "b", "c", "d"])
+    counts = pd.Series(np.asarray(labels)[idx]).value_counts()
+    assert counts.to_dict() == {"a": 4, "b": 4, "c": 4}  # median of 6, 2, 4
+    assert set(idx[np.asarray(labels)[idx] == "a"]) == {0, 1, 2, 5}  # most confident of "a"
+    assert sorted(idx[np.asarray(labels)[idx] == "b"]) == [6, 6, 7, 7]
+    assert len(balance_pseudo_labels([], [], ["a"])) == 0
+
+
+def test_per_class_accuracy_table():
+    truth = pd.DataFrame({"item_id": ["1", "2", "3", "4"], "label": ["a", "a", "b", "b"]})
+    pred = pd.DataFrame({"item_id": ["1", "2", "3", "4"], "label": ["a", "b", "b", "b"]})
+    table = per_class_accuracy(pred, truth).set_index("label")
+    assert table.loc["a", "accuracy"] == 0.5 and table.loc["b", "accuracy"] == 1.0
+    assert table.loc["all", "accuracy"] == 0.75 and table.loc["all", "n"] == 4
+
+
+# -------------------------------------------------------------- classifier
+def test_classifier_learns_colours_and_is_seeded():
+    images, truth = colour_images()
+    labels = first_k(truth, 6)
+    a = Classifier(**FAST, random_state=3).fit(images, labels)
+    b = Classifier(**FAST, random_state=3).fit(images, labels)
+    pa, pb = a.predict_proba(images), b.predict_proba(images)
+    assert np.array_equal(pa, pb)
+    assert pa.shape == (36, 3) and np.allclose(pa.sum(1), 1)
+    assert list(a.history_.columns) == ["epoch", "loss", "train_accuracy", "lr"]
+    assert len(a.history_) == 2  # LABELWIDGETS_TEST_MODE caps the epochs
+    pred = a.predict(images)
+    assert list(pred.columns) == ["item_id", "label", "confidence"]
+    assert (pred["label"] == truth["label"]).mean() > 0.6
+
+
+# ------------------------------------------------------------ noisy student
+def test_zero_rounds_is_exactly_the_teacher():
+    images, truth = colour_images()
+    labels = first_k(truth, 3)
+    ns = NoisyStudent(rounds=0, random_state=7, **FAST).fit(images, labels)
+    teacher = Classifier(random_state=7, **FAST).fit(images, labels)
+    assert ns.n_rounds_ == 0 and ns.student_ is ns.teacher_
+    assert np.array_equal(ns.predict_proba(images), teacher.predict_proba(images))
+    pd.testing.assert_frame_equal(ns.predict(images), teacher.predict(images))
+    assert ns.pseudo_labels_.empty and len(ns.history_) == 1
+
+
+def test_noisy_student_rounds_history_and_predictions():
+    images, truth = colour_images()
+    labels = first_k(truth, 3)
+    ns = NoisyStudent(rounds=2, threshold=0.4, **FAST).fit(images, labels, truth=truth)
+    h = ns.history_
+    assert list(h.columns) == ["round", "model", "n_labeled", "n_pseudo", "n_train",
+                               "val_accuracy", "pseudo_accuracy"]  # fmt: skip
+    assert list(h["round"]) == [0, 1, 2] and ns.n_rounds_ == 2
+    assert list(h["model"]) == ["tiny_cnn-r0", "tiny_cnn-r1", "tiny_cnn-r2"]
+    assert (h["n_labeled"] == 9).all() and h["val_accuracy"].notna().all()
+    assert h.loc[1:, "n_pseudo"].gt(0).all() and h.loc[1:, "pseudo_accuracy"].between(0, 1).all()
+    pseudo = ns.pseudo_labels_
+    assert set(pseudo["round"]) == {1, 2} and len(pseudo) == 2 * 27
+    assert (pseudo.loc[pseudo["kept"], "confidence"] >= 0.4).all()
+    assert (pseudo.loc[~pseudo["kept"], "copies"] == 0).all()
+    assert not set(pseudo["item_id"]) & set(labels["item_id"])  # only the pool
+    assert ns.classes_ == ["blue", "green", "red"] and ns.model_ is ns.models_[-1]
+    pred = ns.predict(images)
+    assert len(pred) == 36 and set(pred["label"]) <= set(ns.classes_)
+    assert ns.predict(images, round=0).equals(pd.DataFrame(ns.teacher_.predict(images)))
+    table = ns.per_class_accuracy(images, truth)
+    assert list(table.columns) == ["label", "n", *ns.model_names_]
+    fig = ns.plot_history()
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 3
+    with pytest.raises(ValueError, match=r"`round` must be an integer in \[0, 2\]"):
+        ns.predict(images, round=5)
+
+
+def test_pseudo_labels_written_to_store(store):
+    images, truth = colour_images()
+    labels = first_k(truth, 3)
+    ns = NoisyStudent(rounds=2, threshold=0.4, store=store, task="colour", **FAST)
+    ns.fit(images, labels)
+    rows = store.labels(task="colour", source="pseudo")
+    kept = ns.pseudo_labels_[ns.pseudo_labels_["kept"]]
+    assert len(rows) == len(kept) > 0
+    assert set(rows["round"]) == set(kept["round"]) == {1, 2}
+    assert set(rows["rater"]) == set(rows["model"]) == {"tiny_cnn-r0", "tiny_cnn-r1"}
+    merged = rows.merge(kept, on=["item_id", "round"], suffixes=("", "_ns"))
+    assert (merged["label"] == merged["label_ns"]).all()
+    assert np.allclose(merged["confidence"], merged["confidence_ns"])
+    assert store.tasks().set_index("task").loc["colour", "options"] == ["blue", "green", "red"]
+
+
+def test_weakest_pseudo_labels_are_tagger_suggestions():
+    images, truth = colour_images()
+    ns = NoisyStudent(rounds=1, **FAST).fit(images, first_k(truth, 3))
+    weak = ns.weakest_pseudo_labels(5)
+    assert list(weak.columns) == ["item_id", "task", "label", "confidence", "model"]
+    assert len(weak) == 5 and weak["confidence"].is_monotonic_increasing
+    assert (weak["task"] == "label").all() and (weak["model"] == "tiny_cnn-r0").all()
+    kept = ns.weakest_pseudo_labels(100, kept_only=True)
+    assert (kept["confidence"] >= ns.threshold).all() and len(kept) <= 27
+    from labelwidgets.tagging import normalize_suggestions
+
+    assert len(normalize_suggestions({"label": ns.classes_}, weak)) == 5
+
+
+def test_few_shot_new_class_joins_the_loop():
+    images, truth = colour_images()
+    two = truth[truth["label"] != "blue"]
+    ns = NoisyStudent(rounds=1, threshold=0.3, **FAST).fit(images, first_k(two, 3))
+    assert ns.classes_ == ["green", "red"]
+    labels = first_k(truth, 3)  # three examples of the new class "blue"
+    ns.fit(images, labels, truth=truth)
+    assert ns.classes_ == ["blue", "green", "red"]
+    assert ns.predict_proba(images).shape == (36, 3)
+    assert "blue" in set(ns.pseudo_labels_["label"]) | set(ns.predict(images)["label"])
+
+
+def test_mixed_sizes_and_modes_from_files(tmp_path):
+    from PIL import Image
+
+    from labelwidgets.images import ImageSet
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i, (mode, size) in enumerate(
+        [("RGB", (30, 20)), ("L", (12, 12)), ("RGBA", (40, 40)), ("P", (25, 31)),
+         ("I;16", (16, 16)), ("RGB", (64, 48)), ("L", (9, 17)), ("CMYK", (20, 20))]
+    ):  # fmt: skip
+        arr = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+        if mode == "I;16":
+            img = Image.fromarray(arr[..., 0].astype(np.uint16) * 200)  # 16-bit grey
+        else:
+            img = Image.fromarray(arr).convert(mode)
+        name = f"img{i}.{'tif' if mode in ('I;16', 'CMYK') else 'png'}"
+        img.save(tmp_path / name)
+        rows.append({"path": str(tmp_path / name), "label": "a" if i % 2 else "b"})
+    images = ImageSet.from_dataframe(pd.DataFrame(rows), path_column="path")
+    assert len(images.items) == 8
+    labels = images.items[["item_id"]].assign(label=[r["label"] for r in rows])
+    labels.loc[[0, 1], "label"] = None  # two unlabelled
+    ns = NoisyStudent(rounds=1, threshold=0.01, **FAST).fit(images, labels)
+    assert len(ns.predict(images)) == 8 and ns.n_rounds_ == 1
+
+
+# --------------------------------------------------------------- bad input
+def test_bad_input_errors():
+    images, truth = colour_images(n_per_class=4)
+    labels = first_k(truth, 2)
+    with pytest.raises(ValueError, match="`labels` must label at least one item"):
+        NoisyStudent(**FAST).fit(images, labels.iloc[:0])
+    with pytest.raises(ValueError, match="`labels` must label at least one item"):
+        NoisyStudent(**FAST).fit(images, labels.assign(item_id="elsewhere/" + labels["item_id"]))
+    with pytest.raises(ValueError, match=r"Got none for \['yellow'\]"):
+        NoisyStudent(classes=["red", "green", "blue", "yellow"], **FAST).fit(images, labels)
+    with pytest.raises(ValueError, match="must only use the classes"):
+        NoisyStudent(classes=["red", "green"], **FAST).fit(images, labels)
+    for bad in (0, -0.1, 1.5, "0.7"):
+        with pytest.raises(ValueError, match=r"`threshold` must be a number in \(0, 1\]"):
+            NoisyStudent(threshold=bad, **FAST).fit(images, labels)
+    with pytest.raises(ValueError, match="`rounds` must be an integer >= 0. Got -1 instead."):
+        NoisyStudent(rounds=-1, **FAST).fit(images, labels)
+    with pytest.raises(ValueError, match="`labels` must be a DataFrame with columns"):
+        NoisyStudent(**FAST).fit(images, labels.rename(columns={"label": "shape"}))
+    with pytest.raises(TypeError, match="`images` must be an ImageSet"):
+        NoisyStudent(**FAST).fit([1, 2, 3], labels)
+    with pytest.raises(ValueError, match="must give one label per item"):
+        NoisyStudent(**FAST).fit(images, pd.concat([labels, labels.assign(label="red")]))
+    with pytest.raises(RuntimeError, match="not fitted yet"):
+        NoisyStudent().predict(images)
+
+
+def test_empty_pool_trains_the_teacher_and_says_so():
+    images, truth = colour_images(n_per_class=3)
+    with pytest.warns(UserWarning, match="unlabelled pool is empty"):
+        ns = NoisyStudent(rounds=2, **FAST).fit(images, truth)
+    assert ns.n_rounds_ == 0 and len(ns.history_) == 1
+    assert ns.weakest_pseudo_labels(3).empty
+
+
+def test_threshold_nobody_reaches_stops_with_a_warning():
+    images, truth = colour_images(n_per_class=4)
+    ns = NoisyStudent(rounds=2, threshold=1.0, **FAST)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ns.fit(images, first_k(truth, 1))
+    if ns.n_rounds_ == 0:  # a confidence of exactly 1.0 is possible but unlikely in 2 epochs
+        assert any("reached `threshold`" in str(w.message) for w in caught)
+    assert ns.n_rounds_ in (0, 1, 2) and len(ns.history_) == ns.n_rounds_ + 1
+
+
+def test_yolo_classification_backend(tmp_path, monkeypatch):
+    pytest.importorskip("ultralytics", reason="the train extra (ultralytics) is not installed")
+    monkeypatch.setenv("LABELWIDGETS_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("YOLO_CONFIG_DIR", raising=False)
+    images, truth = colour_images(n_per_class=5)
+    ns = NoisyStudent(model="yolov8n-cls", rounds=1, threshold=0.01, image_size=32, batch_size=8,
+                      verbose=False)  # fmt: skip
+    ns.fit(images, first_k(truth, 2), truth=truth)
+    assert ns.model_names_ == ["yolov8n-cls-r0", "yolov8n-cls-r1"] and ns.n_rounds_ == 1
+    proba = ns.predict_proba(images)
+    assert proba.shape == (15, 3) and np.allclose(proba.sum(1), 1, atol=1e-4)
+    assert ns.curves_["loss"].notna().all()

@@ -142,6 +142,33 @@ class LabelingSession(widgets.VBox):
     def _advance(self) -> None:
         self.go_to(self._first_open(self.index + 1) if self.index < len(self.queue) else len(self.queue))
 
+    def _require_item(self, action: str) -> str:
+        """The current item, or a clear error once the queue is finished."""
+        if self.current_item is None:
+            raise ValueError(f"The queue is finished: there is no item to {action}. Use back() to edit.")
+        return self.current_item
+
+    def skip(self, reason: str | None = None) -> str:
+        """Record a skip for the current item (a ``skip`` row per task, not a label) and advance."""
+        item = self._require_item("skip")
+        sid = self.store.skip(item, self.rater, self._task_names, reason=reason)
+        self._forget(item)
+        self._committed(sid, item)
+        return sid
+
+    def _forget(self, item_id: str) -> None:
+        """Drop what the subclass holds as the rater's answer for ``item_id`` (after a skip)."""
+
+    def _common_key(self, key: str, ctrl: bool) -> bool:
+        """Enter submit, Backspace back, S skip, Z undo; returns whether ``key`` was one of them."""
+        actions = {"Enter": self.submit, "Backspace": self.back, "z": self.undo, "Z": self.undo}
+        if not ctrl:
+            actions.update(s=self.skip, S=self.skip)
+        if key in actions:
+            actions[key]()
+            return True
+        return False
+
     def _committed(self, submission_id: str, item_id: str, done: bool = True) -> None:
         self._history.append((submission_id, item_id))
         if done:
@@ -170,6 +197,18 @@ class LabelingSession(widgets.VBox):
 
     def _after_undo(self, item_id: str) -> None:
         """Reload what the subclass caches about ``item_id`` after a retraction."""
+
+    def _action_bar(self) -> widgets.HBox:
+        """Back, Skip, Undo and Submit buttons, wired to the programmatic twins."""
+        self.submit_button = widgets.Button(description="Submit ⏎", button_style="success", icon="check")
+        self.back_button = widgets.Button(description="Back", icon="arrow-left")
+        self.skip_button = widgets.Button(description="Skip (S)", icon="forward")
+        self.undo_button = widgets.Button(description="Undo (Z)", icon="undo")
+        self.submit_button.on_click(lambda _b: self.guard(self.submit))
+        self.back_button.on_click(lambda _b: self.guard(self.back))
+        self.skip_button.on_click(lambda _b: self.guard(self.skip))
+        self.undo_button.on_click(lambda _b: self.guard(self.undo))
+        return widgets.HBox([self.back_button, self.skip_button, self.undo_button, self.submit_button])
 
     # --------------------------------------------------------------- display
     def _refresh(self) -> None:

@@ -36,6 +36,7 @@ from PIL import Image
 
 from ._geometry import fit_box
 from ._session import LabelingSession
+from ._validate import check_names
 from .images import ImageSet
 from .store import LabelStore
 
@@ -58,17 +59,7 @@ _GEOMETRY = ("x", "y", "w", "h")
 # --------------------------------------------------------------------------- pure functions
 def check_classes(classes: Sequence[str]) -> list[str]:
     """Validate a class list: non-empty, unique, non-empty strings. Returns it as a list."""
-    if isinstance(classes, str) or not isinstance(classes, Sequence) or not classes:
-        raise ValueError(
-            f"`classes` must be a non-empty list of class names. Got {classes!r} instead."
-        )
-    bad = [c for c in classes if not isinstance(c, str) or not c.strip()]
-    if bad:
-        raise ValueError(f"`classes` must hold non-empty strings. Got {bad!r} instead.")
-    repeated = sorted({c for c in classes if list(classes).count(c) > 1})
-    if repeated:
-        raise ValueError(f"`classes` must be unique. Got {repeated!r} more than once.")
-    return list(classes)
+    return check_names(classes, "classes")
 
 
 def check_box_size(box_size) -> tuple[float, float] | None:
@@ -475,23 +466,11 @@ class BoxAnnotator(LabelingSession):
             ],
             layout=widgets.Layout(min_width="160px"),
         )
-        self.submit_button = widgets.Button(
-            description="Submit ⏎", button_style="success", icon="check"
-        )
-        self.back_button = widgets.Button(description="Back", icon="arrow-left")
-        self.skip_button = widgets.Button(description="Skip (S)", icon="forward")
-        self.undo_button = widgets.Button(description="Undo (Z)", icon="undo")
-        self.submit_button.on_click(lambda _b: self.guard(self.submit))
-        self.back_button.on_click(lambda _b: self.guard(self.back))
-        self.skip_button.on_click(lambda _b: self.guard(self.skip))
-        self.undo_button.on_click(lambda _b: self.guard(self.undo))
         self.children = [
             widgets.HBox([self.progress_bar, self.progress_text]),
             self.header,
             widgets.HBox([self.bbox, side], layout=widgets.Layout(align_items="flex-start")),
-            widgets.HBox(
-                [self.back_button, self.skip_button, self.undo_button, self.submit_button]
-            ),
+            self._action_bar(),
             self.status,
             self.keys_help,
         ]
@@ -626,9 +605,7 @@ class BoxAnnotator(LabelingSession):
                 "`box_size` must be set to place boxes by clicking. Got None; create the annotator "
                 "with box_size=(w, h)."
             )
-        item = self.current_item
-        if item is None:
-            raise ValueError("The queue is finished: there is no image to click on.")
+        self._require_item("click on")
         label = self.bbox.label if label is None else label
         if label not in self.classes:
             raise ValueError(f"`label` must be one of {self.classes}. Got {label!r} instead.")
@@ -663,11 +640,7 @@ class BoxAnnotator(LabelingSession):
         str
             The submission id (rows committed when this returns).
         """
-        item = self.current_item
-        if item is None:
-            raise ValueError(
-                "The queue is finished: there is no image to submit. Use back() to edit."
-            )
+        item = self._require_item("submit")
         notes = []
         if boxes is None:
             drawn = self.boxes
@@ -686,15 +659,8 @@ class BoxAnnotator(LabelingSession):
             self.say(message + ".", ok=True)
         return sid
 
-    def skip(self, reason: str | None = None) -> str:
-        """Record a skip for the current image (a ``skip`` row, not boxes) and advance."""
-        item = self.current_item
-        if item is None:
-            raise ValueError("The queue is finished: there is no image to skip.")
-        sid = self.store.skip(item, self.rater, [self.task], reason=reason)
-        self.answers.pop(item, None)
-        self._committed(sid, item)
-        return sid
+    def _forget(self, item_id: str) -> None:
+        self.answers.pop(item_id, None)
 
     # ------------------------------------------------------------- front end
     def _on_bboxes(self, change: dict) -> None:
@@ -819,15 +785,9 @@ class BoxAnnotator(LabelingSession):
         return out
 
     def _handle_key(self, key: str, shift: bool = False, ctrl: bool = False) -> None:
-        if key == "Enter":
-            self.submit()
-        elif key == "Backspace":
-            self.back()
-        elif key in ("s", "S") and not ctrl:
-            self.skip()
-        elif key in ("z", "Z"):
-            self.undo()
-        elif key == "Delete":
+        if self._common_key(key, ctrl):
+            return
+        if key == "Delete":
             self.delete_box()
         elif key == "Escape":
             self.bbox.selected_index = -1

@@ -36,6 +36,7 @@ import pandas as pd
 from PIL import Image
 
 from ._session import LabelingSession
+from ._validate import check_names
 from .images import ImageSet
 from .store import TASK_KINDS, LabelStore
 
@@ -52,20 +53,6 @@ _KINDS = ("polygon", "point")
 
 
 # ------------------------------------------------------------------ pure functions
-def _check_classes(classes: Sequence[str]) -> tuple[str, ...]:
-    if isinstance(classes, str) or not isinstance(classes, Sequence) or not classes:
-        raise ValueError(
-            f"`classes` must be a non-empty list of class names. Got {classes!r} instead."
-        )
-    bad = [c for c in classes if not isinstance(c, str) or not c.strip()]
-    if bad:
-        raise ValueError(f"`classes` must hold non-empty strings. Got {bad!r} instead.")
-    repeated = sorted({c for c in classes if list(classes).count(c) > 1})
-    if repeated:
-        raise ValueError(f"`classes` must be unique. Got {repeated!r} more than once.")
-    return tuple(classes)
-
-
 def _pair(value, where: str) -> list[float]:
     if hasattr(value, "tolist"):  # a NumPy row
         value = value.tolist()
@@ -328,7 +315,7 @@ class _ShapeAnnotator(LabelingSession):
         roles: Sequence[str] | None = None,
         canvas_size: tuple[int, int] = (640, 480),
     ):
-        self.classes = _check_classes(classes)
+        self.classes = tuple(check_names(classes, "classes"))
         self.task = task if task is not None else f"{self.kind}s"
         if not isinstance(self.task, str) or not self.task.strip():
             raise ValueError(f"`task` must be a non-empty string. Got {task!r} instead.")
@@ -435,11 +422,7 @@ class _ShapeAnnotator(LabelingSession):
         str
             The submission id (the rows are committed when this returns).
         """
-        item = self.current_item
-        if item is None:
-            raise ValueError(
-                "The queue is finished: there is no item to submit. Use back() to edit."
-            )
+        item = self._require_item("submit")
         if shapes is None:
             shapes = self.drawn()
         width, height = self._size(item)
@@ -453,15 +436,8 @@ class _ShapeAnnotator(LabelingSession):
             )
         return sid
 
-    def skip(self, reason: str | None = None) -> str:
-        """Record a skip for the current item (a ``skip`` row, not a shape) and advance."""
-        item = self.current_item
-        if item is None:
-            raise ValueError("The queue is finished: there is no item to skip.")
-        sid = self.store.skip(item, self.rater, [self.task], reason=reason)
-        self.shapes[item] = []
-        self._committed(sid, item)
-        return sid
+    def _forget(self, item_id: str) -> None:
+        self.shapes[item_id] = []
 
     def select_class(self, label: str) -> None:
         """Make ``label`` the class of the next shape (like the dropdown or keys 1-9)."""

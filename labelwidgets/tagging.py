@@ -14,6 +14,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from ._session import LabelingSession
+from ._validate import check_names
 from .images import ImageSet
 from .store import LabelStore
 
@@ -53,14 +54,7 @@ def normalize_tasks(tasks: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, 
                 f"`tasks[{name!r}]` must be a list of options or MultiLabel(options). "
                 f"Got {options!r} ({type(options).__name__}) instead."
             )
-        if not options:
-            raise ValueError(f"`tasks[{name!r}]` must have at least one option. Got {options!r} instead.")
-        bad = [o for o in options if not isinstance(o, str) or not o.strip()]
-        if bad:
-            raise ValueError(f"Options of task {name!r} must be non-empty strings. Got {bad!r}.")
-        repeated = sorted({o for o in options if list(options).count(o) > 1})
-        if repeated:
-            raise ValueError(f"Options of task {name!r} must be unique. Got {repeated!r} more than once.")
+        check_names(options, f"tasks[{name!r}]")
         out[name] = MultiLabel(options) if isinstance(options, MultiLabel) else tuple(options)
     return out
 
@@ -206,14 +200,6 @@ class MultiTaskTagger(LabelingSession):
             self._buttons[name], self._task_labels[name] = buttons, label
             rows.append(widgets.HBox([label, *buttons], layout=widgets.Layout(flex_flow="row wrap", align_items="center")))
         self.tasks_box = widgets.VBox(rows, layout=widgets.Layout(flex="1 1 420px", min_width="420px"))
-        self.submit_button = widgets.Button(description="Submit ⏎", button_style="success", icon="check")
-        self.back_button = widgets.Button(description="Back", icon="arrow-left")
-        self.skip_button = widgets.Button(description="Skip (S)", icon="forward")
-        self.undo_button = widgets.Button(description="Undo (Z)", icon="undo")
-        self.submit_button.on_click(lambda _b: self.guard(self.submit))
-        self.back_button.on_click(lambda _b: self.guard(self.back))
-        self.skip_button.on_click(lambda _b: self.guard(self.skip))
-        self.undo_button.on_click(lambda _b: self.guard(self.undo))
         self.children = [
             widgets.HBox([self.progress_bar, self.progress_text]),
             self.header,
@@ -221,7 +207,7 @@ class MultiTaskTagger(LabelingSession):
                 [self.image, self.tasks_box],
                 layout=widgets.Layout(align_items="flex-start", flex_flow="row wrap"),
             ),
-            widgets.HBox([self.back_button, self.skip_button, self.undo_button, self.submit_button]),
+            self._action_bar(),
             self.status,
             self.keys_help,
         ]
@@ -312,9 +298,7 @@ class MultiTaskTagger(LabelingSession):
         str
             The submission id (the rows are committed when this returns).
         """
-        item = self.current_item
-        if item is None:
-            raise ValueError("The queue is finished: there is no item to submit. Use back() to edit.")
+        item = self._require_item("submit")
         if answers is None:
             answers = {k: sorted(v) if isinstance(v, set) else v for k, v in self.selection.items()}
         clean = normalize_answers(self.tasks, answers)
@@ -335,15 +319,8 @@ class MultiTaskTagger(LabelingSession):
                             "suggestion_model": meta["model"], "suggestion_confidence": meta["confidence"]}  # fmt: skip
         return record
 
-    def skip(self, reason: str | None = None) -> str:
-        """Record a skip for the current item (a ``skip`` row per task, not a label) and advance."""
-        item = self.current_item
-        if item is None:
-            raise ValueError("The queue is finished: there is no item to skip.")
-        sid = self.store.skip(item, self.rater, list(self.tasks), reason=reason)
-        self._set_answer(item, {})
-        self._committed(sid, item)
-        return sid
+    def _forget(self, item_id: str) -> None:
+        self._set_answer(item_id, {})
 
     # -------------------------------------------------------------- display
     def _show_item(self, item_id: str | None) -> None:
@@ -387,15 +364,9 @@ class MultiTaskTagger(LabelingSession):
     # ------------------------------------------------------------- keyboard
     def _handle_key(self, key: str, shift: bool = False, ctrl: bool = False) -> None:
         names = list(self.tasks)
-        if key == "Enter":
-            self.submit()
-        elif key == "Backspace":
-            self.back()
-        elif key in ("s", "S") and not ctrl:
-            self.skip()
-        elif key in ("z", "Z"):
-            self.undo()
-        elif key in ("Tab", "ArrowDown", "ArrowRight"):
+        if self._common_key(key, ctrl):
+            return
+        if key in ("Tab", "ArrowDown", "ArrowRight"):
             step = -1 if (key == "Tab" and shift) else 1
             self.active = (self.active + step) % len(names)
             self._paint_tasks()

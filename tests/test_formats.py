@@ -316,7 +316,7 @@ def test_to_yolo_refuses_unknown_classes_points_and_mixed_files(boxes, tmp_path)
         ValueError, match=r"`label` must be one of \['frill', 'red'\].*'goldEmbroidery' in row 3"
     ):
         to_yolo(boxes, tmp_path, ["frill", "red"])
-    with pytest.raises(ValueError, match=r"`classes` must hold distinct names"):
+    with pytest.raises(ValueError, match=r"`classes` must be unique"):
         to_yolo(boxes, tmp_path, ["frill", "frill"])
     mixed = boxes.assign(kind="box")
     mixed.loc[1, "kind"] = "polygon"

@@ -116,7 +116,7 @@ def test_finished_queue(photos, store):
     ("tasks", "exc", "match"),
     [
         ({}, TypeError, "must be a non-empty dict"),
-        ({"a": []}, ValueError, r"`tasks\['a'\]` must have at least one option"),
+        ({"a": []}, ValueError, r"`tasks\['a'\]` must be a non-empty list of names"),
         ({"a": ["x", "x"]}, ValueError, r"must be unique. Got \['x'\]"),
         ({"a": "xyz"}, TypeError, r"must be a list of options or MultiLabel"),
         ({"a": ["x", ""]}, ValueError, "non-empty strings"),

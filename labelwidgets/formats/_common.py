@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from .._validate import check_names
+
 REQUIRED = ("item_id", "path", "label", "x", "y", "w", "h")
 COLUMNS = ["item_id", "path", "width", "height", "kind", "label", "x", "y", "w", "h", "attributes"]
 SHAPES = ("box", "polygon", "point")
@@ -93,18 +95,7 @@ def check_points(points, kind: str, where: str) -> list[list[float]]:
 
 def check_classes(classes) -> list[str]:
     """``classes`` as a list of distinct non-empty strings."""
-    if isinstance(classes, str) or not isinstance(classes, Sequence | np.ndarray | pd.Index):
-        raise ValueError(f"`classes` must be a list of class names. Got {classes!r} instead.")
-    names = list(classes)
-    bad = [c for c in names if not isinstance(c, str) or not c.strip()]
-    if not names or bad:
-        raise ValueError(
-            f"`classes` must be a non-empty list of non-empty strings. Got {names!r} instead."
-        )
-    dupes = sorted({c for c in names if names.count(c) > 1})
-    if dupes:
-        raise ValueError(f"`classes` must hold distinct names. Got {dupes!r} more than once.")
-    return names
+    return check_names(classes, "classes")
 
 
 def check_labels(df: pd.DataFrame, classes: list[str]) -> None:

@@ -7,7 +7,13 @@ trained, not when this package is imported.
 from .augment import BatchNoise
 from .classifier import Classifier
 from .data import ArrayImages
-from .detector import TrainedDetector, load_detector, predict_boxes, train_detector, write_predictions
+from .detector import (
+    TrainedDetector,
+    load_detector,
+    predict_boxes,
+    train_detector,
+    write_predictions,
+)
 from .models import MODELS, build_model
 from .noisy_student import NoisyStudent, balance_pseudo_labels, per_class_accuracy
 

@@ -5,7 +5,8 @@ Votes: ``--items`` items (default 1,000,000), each labelled by two of ten simula
 third rater. The votes are one long DataFrame shaped like ``store.labels()`` (string item ids,
 rater names and labels), which is what a notebook holds.
 
-Timed (median and p95 of ``--repeats`` runs each):
+Timed (median and p95 of ``--repeats`` runs each, the four taking turns so that load on a
+shared machine hits them alike):
 
 * ``resolve`` as called by default (policy ``"tiebreak"``, with the ``votes`` dict column);
 * ``resolve(votes=False)`` (the same decisions, without building one dict per item);
@@ -78,13 +79,21 @@ def cleanlab_from_long(votes: pd.DataFrame) -> tuple[pd.Index, np.ndarray]:
     return wide.index, np.asarray(classes, dtype=object)[consensus.astype(int)]
 
 
-def timed(fn, repeats: int) -> tuple[float, float, object]:
-    times, out = [], None
+def timed(fns: dict, repeats: int) -> dict:
+    """Median and p95 seconds of each function, and its last output.
+
+    The functions take turns (round-robin), so a load spike on this shared machine hits all of
+    them alike rather than one block of repeats.
+    """
+    times = {name: [] for name in fns}
+    outs = {}
     for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)), float(np.percentile(times, 95)), out
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            outs[name] = fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: (float(np.median(t)), float(np.percentile(t, 95)), outs[name])
+            for name, t in times.items()}  # fmt: skip
 
 
 def main() -> None:
@@ -98,19 +107,26 @@ def main() -> None:
     n_third = len(votes) - 2 * args.items
     print(f"votes: {len(votes):,} rows ({args.items:,} items x 2 raters + {n_third:,} third votes)")
 
-    res_med, res_p95, resolved = timed(lambda: resolve(votes), args.repeats)
-    lean_med, lean_p95, _ = timed(lambda: resolve(votes, votes=False), args.repeats)
-    cl_med, cl_p95, (cl_items, cl_labels) = timed(lambda: cleanlab_from_long(votes), args.repeats)
-
     # cleanlab's core alone, on the float matrix it wants (built outside the timing)
     codes, _ = pd.factorize(votes["label"], sort=True)
     item_codes = pd.factorize(votes["item_id"])[0]
     slot = votes.groupby(item_codes).cumcount().to_numpy()
     matrix = np.full((args.items, 3), np.nan)
     matrix[item_codes, slot] = codes
-    core_med, core_p95, _ = timed(
-        lambda: get_majority_vote_label(matrix, verbose=False), args.repeats
+
+    got = timed(
+        {
+            "resolve": lambda: resolve(votes),
+            "lean": lambda: resolve(votes, votes=False),
+            "cleanlab": lambda: cleanlab_from_long(votes),
+            "core": lambda: get_majority_vote_label(matrix, verbose=False),
+        },
+        args.repeats,
     )
+    res_med, res_p95, resolved = got["resolve"]
+    lean_med, lean_p95, _ = got["lean"]
+    cl_med, cl_p95, (cl_items, cl_labels) = got["cleanlab"]
+    core_med, core_p95, _ = got["core"]
 
     rows = [
         ("resolve (default, votes dicts)", res_med, res_p95),

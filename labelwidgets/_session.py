@@ -173,8 +173,8 @@ class LabelingSession(widgets.VBox):
         self._history.append((submission_id, item_id))
         if done:
             self.done.add(item_id)
+        self._advance()  # the next image goes out first; the status line can wait
         self.say(f"Saved {html.escape(item_id)}", ok=True)
-        self._advance()
 
     def undo(self) -> str | None:
         """Retract the last submission made in this widget and show its item again.
@@ -212,12 +212,13 @@ class LabelingSession(widgets.VBox):
 
     # --------------------------------------------------------------- display
     def _refresh(self) -> None:
+        item = self.current_item
+        self._show_item(item)  # first, so the image message reaches the browser first
         n, done = len(self.queue), len(self.done)
         with self.progress_bar.hold_sync():
             self.progress_bar.max = max(1, n)
             self.progress_bar.value = done
         self.progress_text.value = f"<b>{done} / {n}</b> done by {html.escape(self.rater)}"
-        item = self.current_item
         if item is None:
             self.header.value = f"<h4>All {n} items are done. Thank you, {html.escape(self.rater)}!</h4>"
         else:
@@ -229,7 +230,6 @@ class LabelingSession(widgets.VBox):
                 f"<b>{html.escape(item)}</b> &nbsp; item {self.index + 1} of {n}"
                 + (f" &nbsp; <span style='color:#666'>{fields}</span>" if fields else "")
             )
-        self._show_item(item)
         self._prefetch()
 
     def _show_item(self, item_id: str | None) -> None:

@@ -227,8 +227,17 @@ class NotebookPage:
             lambda: all(p.strip() in ("[ ]:", "") for p in self._prompts()),
             message="saved outputs cleared",
         )
-        self.menu("Run", "Run All Cells")
-        time.sleep(1.0)
+        for _attempt in range(3):  # a menu click is now and then lost while Lab is still settling
+            self.menu("Run", "Run All Cells")
+            try:
+                wait_for(lambda: any(p.strip() not in ("[ ]:", "") for p in self._prompts()) or None,
+                         timeout=15, message="a cell started")  # fmt: skip
+                break
+            except TimeoutError:
+                self.page.keyboard.press("Escape")
+        else:
+            self.screenshot("run-all-not-started")
+            raise TimeoutError("Run All Cells started no cell after three clicks")
         deadline = time.time() + timeout
         while time.time() < deadline:
             prompts = self._prompts()

@@ -166,7 +166,8 @@ def reference_resolve(df, policy, fallback, neutral="neutral"):
 @pytest.mark.parametrize("dense", [True, False])
 def test_resolve_matches_reference_loop(seed, dense, monkeypatch):
     if not dense:
-        monkeypatch.setattr(voting, "_DENSE_LIMIT", 0)  # the sort-based counting path
+        monkeypatch.setattr(voting._resolve, "_DENSE_LIMIT", 0)  # the sort-based counting path
+        monkeypatch.setattr(voting._votes, "_EXACT", 0)  # vote patterns through the grid
     df = pd.concat(
         [random_votes(seed), random_votes(seed + 10).assign(task="color")], ignore_index=True
     )
@@ -183,7 +184,58 @@ def test_resolve_matches_reference_loop(seed, dense, monkeypatch):
         assert list(pd.unique(out["task"])) == ["shape", "color"]
     lean = resolve(df, votes=False)
     assert "votes" not in lean.columns
-    pd.testing.assert_frame_equal(lean, resolve(df).drop(columns=["votes"]))
+    full = resolve(df)
+    pd.testing.assert_frame_equal(lean, full.drop(columns=["votes"]))
+    expected = {(i, t): dict(sorted(zip(g["rater"], g["label"], strict=True)))
+                for (i, t), g in df.groupby(["item_id", "task"], sort=False)}  # fmt: skip
+    for i, t, v in zip(full["item_id"], full["task"], full["votes"], strict=True):
+        assert v == expected[i, t] and list(v) == list(expected[i, t])  # raters in name order
+
+
+def test_resolve_orders_tasks_then_items():
+    df = pd.concat([votes([("b", "ann", "x"), ("a", "ann", "y")], task="t1"),
+                    votes([("c", "ann", "x")], task="t2"),
+                    votes([("a", "bob", "y"), ("d", "bob", "x")], task="t1")])  # fmt: skip
+    out = resolve(df)
+    assert list(zip(out["task"], out["item_id"], strict=True)) == [
+        ("t1", "b"),
+        ("t1", "a"),
+        ("t1", "d"),
+        ("t2", "c"),
+    ]
+
+
+def test_resolve_votes_are_shared_read_only_dicts():
+    import json
+    import pickle
+
+    out = resolve(votes([(f"i{k}", r, "circle") for k in range(4) for r in ("bob", "ann")]))
+    first, second = out["votes"].iloc[0], out["votes"].iloc[1]
+    assert first is second and isinstance(first, voting.Votes) and isinstance(first, dict)
+    assert first == {"ann": "circle", "bob": "circle"} and list(first) == ["ann", "bob"]
+    assert json.loads(json.dumps(first)) == first
+    assert pickle.loads(pickle.dumps(first)) == first
+    copy = dict(first)
+    copy["cy"] = "square"
+    assert "cy" not in first
+    for edit in (lambda v: v.__setitem__("cy", "x"), lambda v: v.update(cy="x"),
+                 lambda v: v.pop("ann"), lambda v: v.clear()):  # fmt: skip
+        with pytest.raises(TypeError, match="`votes` dicts returned by resolve\\(\\) must stay"):
+            edit(first)
+    assert first == {"ann": "circle", "bob": "circle"}
+
+
+def test_vote_patterns_large_codes():
+    from labelwidgets.voting._votes import _patterns
+
+    rng = np.random.default_rng(0)
+    for base, width in [(5, 3), (3000, 3), (100_000, 5)]:  # table, sort, column by column
+        grid = rng.integers(0, base, (3000, width))
+        grid[:1000] = grid[1000:2000]
+        pattern = _patterns(grid, base)
+        _, expected = np.unique(grid, axis=0, return_inverse=True)
+        pairs = set(zip(pattern.tolist(), expected.reshape(-1).tolist(), strict=True))
+        assert len(pairs) == len(set(pattern.tolist())) == len(np.unique(grid, axis=0))
 
 
 def test_resolve_latest_vote_counts_in_raw_frame():

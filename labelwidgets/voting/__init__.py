@@ -1,0 +1,51 @@
+"""Two-rater voting: assignment, resolution policies, agreement statistics and the tiebreak queue.
+
+The workflow: :func:`assign` gives every item to two raters; each labels their queue in a
+:class:`~labelwidgets.tagging.MultiTaskTagger`; :func:`resolve` turns the store's votes into one
+label per item and task under a policy; items whose two votes differ wait, under the
+``"tiebreak"`` policy, for a third rater in a :class:`TiebreakQueue`; :func:`agreement` reports
+how far the raters agree (percent agreement, Cohen's kappa, Krippendorff's alpha).
+
+Resolution rules (one (item, task) with ``n`` raters; every rater counts once, with their latest
+answer):
+
+* ``n == 1``: ``single`` (the one vote is the label).
+* all votes equal: ``agreed``.
+* otherwise, by ``policy``: ``"discard"`` -> ``discarded`` (label None); ``"neutral"`` ->
+  ``neutral`` (label ``neutral_label``); ``"tiebreak"`` -> ``needs_tiebreak`` (label None) while
+  ``n == 2``, and with ``n >= 3`` the label that holds a strict majority (more than ``n / 2``
+  votes: two of three) -> ``tiebroken``; without one (all three differ) the ``fallback`` policy
+  decides (``discarded`` or ``neutral``).
+
+A status describes the votes that exist: a third vote that dissents from two agreeing raters
+gives ``tiebroken`` with their label.
+
+Modules: ``_assign`` (:func:`assign`), ``_resolve`` (:func:`resolve`, single- and multi-label
+votes), ``_votes`` (its read-only ``votes`` dicts), ``_boxes`` (box matching and resolution),
+``_agreement`` (kappa, alpha, the agreement table, confusion), ``tiebreak`` (the
+:class:`TiebreakQueue` widget), ``_common`` (constants, input checks, the policy rule).
+"""
+
+from ._agreement import agreement, cohen_kappa, confusion, krippendorff_alpha, plot_confusion
+from ._assign import assign
+from ._boxes import match_boxes
+from ._common import POLICIES, RESOLVED_COLUMNS, STATUSES
+from ._resolve import resolve
+from ._votes import Votes
+from .tiebreak import TiebreakQueue
+
+__all__ = [
+    "POLICIES",
+    "RESOLVED_COLUMNS",
+    "STATUSES",
+    "TiebreakQueue",
+    "Votes",
+    "agreement",
+    "assign",
+    "cohen_kappa",
+    "confusion",
+    "krippendorff_alpha",
+    "match_boxes",
+    "plot_confusion",
+    "resolve",
+]

@@ -20,11 +20,12 @@ from browser_harness import Browser, LabServer, NotebookPage, wait_for  # noqa: 
 
 PROBE = """
 () => {
-  window.__lat = []; window.__t0 = null;
+  window.__lat = []; window.__load = []; window.__t0 = null;
   document.addEventListener('keydown', (e) => { if (e.key === 'Enter') window.__t0 = performance.now(); }, true);
   const watch = (img) => img.addEventListener('load', () => {
     if (window.__t0 === null) return;
     const t0 = window.__t0; window.__t0 = null;
+    window.__load.push(performance.now() - t0);
     requestAnimationFrame(() => requestAnimationFrame(() => window.__lat.push(performance.now() - t0)));
   });
   document.querySelectorAll(SELECTOR).forEach(watch);
@@ -76,6 +77,9 @@ def measure(server: LabServer, browser: Browser, widget: str, n: int) -> np.ndar
         wait_for(lambda i=i: page.page.evaluate("window.__lat.length") > i or None, timeout=30,
                  message=f"image {i + 2} painted")  # fmt: skip
     lat = np.array(page.page.evaluate("window.__lat"))
+    loaded = np.array(page.page.evaluate("window.__load"))
+    print(f"{widget:<7} submit key -> next image decoded:  median {np.median(loaded):6.1f} ms   "
+          f"p95 {np.percentile(loaded, 95):6.1f} ms   (n={len(loaded)})")
     page.screenshot(f"latency-{widget}", ".labelwidgets")
     page.close()
     return lat

@@ -287,13 +287,24 @@ class NotebookPage:
         self.page.close()
 
 
+def _ready(value) -> bool:
+    """Truthiness that also works for DataFrames: None, False, 0 and empty things are not ready."""
+    if value is None or value is False:
+        return False
+    if getattr(value, "empty", False):  # pandas objects refuse bool()
+        return False
+    if hasattr(value, "shape"):
+        return True
+    return bool(value)
+
+
 def wait_for(condition, timeout: float = 30, interval: float = 0.25, message: str = "condition"):
-    """Poll ``condition()`` until it returns something other than None or False; return it."""
+    """Poll ``condition()`` until it returns something ready (see ``_ready``); return it."""
     deadline = time.time() + timeout
     last = None
     while time.time() < deadline:
         last = condition()
-        if last is not None and last is not False:
+        if _ready(last):
             return last
         time.sleep(interval)
     raise TimeoutError(f"{message} not met within {timeout} s (last value: {last!r})")

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
-import os
 import signal
 import subprocess
 import sys
 import textwrap
-import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -22,8 +20,6 @@ import pytest
 
 from labelwidgets.store import LabelStore
 from labelwidgets.voting import assign
-
-PG_URL = os.environ.get("LABELWIDGETS_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def _worker(url: str, proc: int, n: int, out_dir: str, barrier, items=None) -> None:
@@ -126,40 +122,24 @@ def test_sqlite_sigkill_after_submit_keeps_row(tmp_path):
 
 
 # ---------------------------------------------------------------------------- PostgreSQL
-@pytest.fixture()
-def pg_url():
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is unreachable at {PG_URL}: {exc}")
-    name = f"lw_{uuid.uuid4().hex[:16]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
+# `postgres_url` (tests/conftest.py): a fresh database per test on 127.0.0.1:5432, dropped after.
 @pytest.mark.postgres
-def test_postgres_ten_processes(tmp_path, pg_url):
-    sids = run_workers(pg_url, 10, 100, tmp_path)
-    store = LabelStore(pg_url)
+def test_postgres_ten_processes(tmp_path, postgres_url):
+    sids = run_workers(postgres_url, 10, 100, tmp_path)
+    store = LabelStore(postgres_url)
     check_rows(store, sids, 10, 100)
     store.close()
 
 
 @pytest.mark.postgres
-def test_postgres_team_mode_assignments(tmp_path, pg_url):
+def test_postgres_team_mode_assignments(tmp_path, postgres_url):
     n_procs, per_rater = 20, 200
     raters = [f"r{p:02d}" for p in range(n_procs)]
-    store = LabelStore(pg_url)
+    store = LabelStore(postgres_url)
     items = [f"img-{i:05d}" for i in range(n_procs * per_rater // 2)]
     store.add_items(pd.DataFrame({"item_id": items, "path": items}))
     plan = assign(items, raters, per_item=2, random_state=0, store=store)
-    sids = run_workers(pg_url, n_procs, 0, tmp_path, items="assigned")
+    sids = run_workers(postgres_url, n_procs, 0, tmp_path, items="assigned")
     log = store.annotations()
     assert len(log) == len(plan) == n_procs * per_rater == len(sids)
     assert log["submission_id"].is_unique and set(log["submission_id"]) == set(sids)
@@ -170,9 +150,9 @@ def test_postgres_team_mode_assignments(tmp_path, pg_url):
 
 
 @pytest.mark.postgres
-def test_postgres_sigkill_after_submit_keeps_row(pg_url):
-    LabelStore(pg_url).close()
-    sid = submit_then_sigkill(pg_url)
-    store = LabelStore(pg_url)
+def test_postgres_sigkill_after_submit_keeps_row(postgres_url):
+    LabelStore(postgres_url).close()
+    sid = submit_then_sigkill(postgres_url)
+    store = LabelStore(postgres_url)
     assert store.annotations()["submission_id"].tolist() == [sid]
     store.close()

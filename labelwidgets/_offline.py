@@ -6,7 +6,12 @@ import os
 import shutil
 from pathlib import Path
 
-__all__ = ["prepare_ultralytics", "config_dir"]
+__all__ = ["prepare_ultralytics", "config_dir", "test_mode"]
+
+
+def test_mode() -> bool:
+    """Whether ``LABELWIDGETS_TEST_MODE`` asks for small, fast runs (tests, CI, nbval)."""
+    return os.environ.get("LABELWIDGETS_TEST_MODE", "").lower() not in ("", "0", "false", "no")
 
 
 def config_dir() -> Path:

@@ -27,61 +27,26 @@ import json
 import math
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from numbers import Real
-from pathlib import Path
 
 import ipywidgets as widgets
 import pandas as pd
 from PIL import Image
 
-from ._geometry import fit_box
+from ._geometry import check_box_size, fit_box, model_boxes, normalize_boxes
 from ._session import LabelingSession
 from ._validate import check_names
+from .detect import check_detector, detect_boxes
+from .detect import detector_name as _detector_name
 from .images import ImageSet
 from .store import LabelStore
 
-__all__ = [
-    "BoxAnnotator",
-    "to_widget",
-    "from_widget",
-    "clip_box",
-    "normalize_boxes",
-    "check_classes",
-    "check_box_size",
-    "detect_boxes",
-    "boxes_from_result",
-]
+__all__ = ["BoxAnnotator", "to_widget", "from_widget"]
 
 DEFAULT_ATTRIBUTES = ("truncated", "occluded", "difficult")
 _GEOMETRY = ("x", "y", "w", "h")
 
 
 # --------------------------------------------------------------------------- pure functions
-def check_classes(classes: Sequence[str]) -> list[str]:
-    """Validate a class list: non-empty, unique, non-empty strings. Returns it as a list."""
-    return check_names(classes, "classes")
-
-
-def check_box_size(box_size) -> tuple[float, float] | None:
-    """Validate ``box_size``: None or two positive finite numbers ``(w, h)``."""
-    if box_size is None:
-        return None
-    if isinstance(box_size, Real) and not isinstance(box_size, bool):
-        box_size = (box_size, box_size)
-    ok = (
-        isinstance(box_size, Sequence)
-        and len(box_size) == 2
-        and all(isinstance(v, Real) and not isinstance(v, bool) for v in box_size)
-        and all(math.isfinite(v) and v > 0 for v in box_size)
-    )
-    if not ok:
-        raise ValueError(
-            f"`box_size` must be None or two positive numbers (w, h) in image pixels. "
-            f"Got {box_size!r} instead."
-        )
-    return float(box_size[0]), float(box_size[1])
-
-
 def to_widget(box: Mapping, scale: tuple[float, float] = (1.0, 1.0)) -> dict:
     """A stored box (original pixels) as a jupyter-bbox-widget dict (display pixels).
 
@@ -146,187 +111,6 @@ def from_widget(
     if attributes:
         out["attributes"] = {a: bool(bbox.get(a, False)) for a in attributes}
     return out
-
-
-def clip_box(box: Mapping, width: float, height: float) -> tuple[dict | None, bool]:
-    """Clip a box to the image ``[0, width] x [0, height]``.
-
-    Returns
-    -------
-    (dict or None, bool)
-        The clipped box (None when no area is left inside the image) and whether it changed.
-
-    Examples
-    --------
-    >>> clip_box({"x": -10, "y": 5, "w": 30, "h": 10, "label": "a"}, 100, 100)
-    ({'x': 0.0, 'y': 5.0, 'w': 20.0, 'h': 10.0, 'label': 'a'}, True)
-    >>> clip_box({"x": 150, "y": 5, "w": 30, "h": 10, "label": "a"}, 100, 100)
-    (None, True)
-    """
-    x0, y0 = float(box["x"]), float(box["y"])
-    x1, y1 = x0 + float(box["w"]), y0 + float(box["h"])
-    cx0, cy0 = min(max(x0, 0.0), width), min(max(y0, 0.0), height)
-    cx1, cy1 = min(max(x1, 0.0), width), min(max(y1, 0.0), height)
-    if cx1 <= cx0 or cy1 <= cy0:
-        return None, True
-    changed = (cx0, cy0, cx1, cy1) != (x0, y0, x1, y1)
-    out = dict(box)
-    if changed:
-        out.update(x=cx0, y=cy0, w=cx1 - cx0, h=cy1 - cy0)
-    else:
-        out.update(x=x0, y=y0, w=float(box["w"]), h=float(box["h"]))
-    return out, changed
-
-
-def normalize_boxes(
-    boxes: Iterable[Mapping],
-    classes: Sequence[str],
-    width: float,
-    height: float,
-    box_size: tuple[float, float] | None = None,
-) -> tuple[list[dict], list[str]]:
-    """Check one image's boxes; clip those partly outside the image.
-
-    Parameters
-    ----------
-    boxes : iterable of mapping
-        Each with ``x, y, w, h, label`` in original pixels and optional ``attributes`` (dict)
-        and ``confidence``.
-    classes : sequence of str
-        The allowed labels.
-    width, height : float
-        Size of the (EXIF-corrected) image.
-    box_size : (float, float) or None, default=None
-        In fixed-size mode, the size every box must have (to 1e-6 pixel).
-
-    Returns
-    -------
-    (list of dict, list of str)
-        The boxes as ``x, y, w, h, label, attributes`` (+ ``confidence`` when given) and one
-        note per box that was clipped.
-
-    Raises
-    ------
-    ValueError
-        For an unknown class, a missing or non-finite coordinate, a size that is zero or
-        negative, a box wholly outside the image, or (fixed-size mode) a box of another size.
-    """
-    if isinstance(boxes, Mapping) or isinstance(boxes, str):
-        raise TypeError(f"`boxes` must be a list of box dicts. Got {boxes!r} instead.")
-    out, notes = [], []
-    for i, box in enumerate(boxes):
-        if not isinstance(box, Mapping):
-            raise TypeError(
-                f"`boxes[{i}]` must be a dict with x, y, w, h, label. Got {box!r} instead."
-            )
-        missing = [k for k in (*_GEOMETRY, "label") if k not in box]
-        if missing:
-            raise ValueError(
-                f"`boxes[{i}]` must have keys x, y, w, h, label. Missing {missing} in {dict(box)!r}."
-            )
-        if box["label"] not in classes:
-            raise ValueError(
-                f"`boxes[{i}]['label']` must be one of {list(classes)}. Got {box['label']!r} instead."
-            )
-        for k in _GEOMETRY:
-            v = box[k]
-            if not (isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(v)):
-                raise ValueError(f"`boxes[{i}]['{k}']` must be a finite number. Got {v!r} instead.")
-        if box["w"] <= 0 or box["h"] <= 0:
-            raise ValueError(
-                f"`boxes[{i}]` must have a positive width and height. Got w={box['w']!r}, "
-                f"h={box['h']!r} instead."
-            )
-        if box_size is not None and (
-            abs(box["w"] - box_size[0]) > 1e-6 or abs(box["h"] - box_size[1]) > 1e-6
-        ):
-            raise ValueError(
-                f"`boxes[{i}]` must be {box_size[0]:g} x {box_size[1]:g} pixels in fixed-size mode. "
-                f"Got {box['w']:g} x {box['h']:g} instead; use click(x, y) to place boxes."
-            )
-        attrs = box.get("attributes") or {}
-        if isinstance(attrs, str):
-            attrs = json.loads(attrs)
-        if not isinstance(attrs, Mapping):
-            raise ValueError(f"`boxes[{i}]['attributes']` must be a dict. Got {attrs!r} instead.")
-        clean = {
-            "x": float(box["x"]), "y": float(box["y"]), "w": float(box["w"]), "h": float(box["h"]),
-            "label": box["label"], "attributes": dict(attrs) or None,
-        }  # fmt: skip
-        if box.get("confidence") is not None:
-            clean["confidence"] = float(box["confidence"])
-        clipped, changed = clip_box(clean, width, height)
-        if clipped is None:
-            raise ValueError(
-                f"`boxes[{i}]` must overlap the image (0, 0)-({width:g}, {height:g}). Got x={clean['x']:g}, "
-                f"y={clean['y']:g}, w={clean['w']:g}, h={clean['h']:g}, wholly outside."
-            )
-        if changed:
-            notes.append(
-                f"box {i + 1} ({clean['label']}) was partly outside the image and was clipped to "
-                f"x={clipped['x']:g}, y={clipped['y']:g}, w={clipped['w']:g}, h={clipped['h']:g}"
-            )
-        out.append(clipped)
-    return out, notes
-
-
-def detect_boxes(detector, image: Image.Image, options: Mapping | None = None) -> list[dict]:
-    """Run a detector on one upright RGB image; boxes in its pixels.
-
-    Parameters
-    ----------
-    detector : ultralytics.YOLO or callable
-        An ultralytics model (anything with ``predict`` and ``names``), or a callable
-        ``(PIL.Image) -> list of dicts x, y, w, h, label[, confidence]``.
-    image : PIL.Image.Image
-        The EXIF-corrected RGB image.
-    options : mapping or None, default=None
-        Keyword arguments of an ultralytics model's ``predict`` (``conf``, ``iou``,
-        ``max_det``, ``imgsz``, ...); not used with a plain callable.
-
-    Returns
-    -------
-    list of dict
-        ``x, y, w, h, label, confidence`` per box (``confidence`` None when not given).
-    """
-    if hasattr(detector, "predict") and hasattr(detector, "names"):
-        kwargs = {"verbose": False, **(options or {})}
-        return boxes_from_result(detector.predict(image, **kwargs)[0])
-    if not callable(detector):
-        raise TypeError(
-            "`detector` must be an ultralytics YOLO model or a callable (PIL image) -> list of "
-            f"box dicts. Got {type(detector).__name__!r} instead."
-        )
-    boxes = detector(image)
-    if isinstance(boxes, pd.DataFrame):
-        boxes = boxes.to_dict("records")
-    return [
-        {"x": float(b["x"]), "y": float(b["y"]), "w": float(b["w"]), "h": float(b["h"]),
-         "label": b["label"], "confidence": None if b.get("confidence") is None else float(b["confidence"])}
-        for b in boxes
-    ]  # fmt: skip
-
-
-def boxes_from_result(result) -> list[dict]:
-    """One ultralytics ``Results`` object as box dicts ``x, y, w, h, label, confidence``."""
-    names = result.names
-    xyxy = result.boxes.xyxy.cpu().numpy().tolist()
-    confs = result.boxes.conf.cpu().numpy().tolist()
-    cls = result.boxes.cls.cpu().numpy().astype(int).tolist()
-    return [
-        {"x": x0, "y": y0, "w": x1 - x0, "h": y1 - y0, "label": names[c], "confidence": p}
-        for (x0, y0, x1, y1), p, c in zip(xyxy, confs, cls, strict=True)
-    ]
-
-
-def _name_of(detector) -> str:
-    """A readable name for a detector: the weights' stem, the YAML's stem, or the callable's name."""
-    for attr in ("ckpt_path", "model_name", "cfg"):
-        value = getattr(detector, attr, None)
-        if isinstance(value, str | Path) and str(value):
-            return Path(str(value)).stem
-    name = getattr(detector, "name", None) or getattr(detector, "__name__", None)
-    return str(name) if name else type(detector).__name__
 
 
 # --------------------------------------------------------------------------- widget
@@ -402,11 +186,11 @@ class BoxAnnotator(LabelingSession):
     ):
         from jupyter_bbox_widget import BBoxWidget
 
-        self.classes = check_classes(classes)
+        self.classes = check_names(classes, "classes")
         self.box_size = check_box_size(box_size)
         if isinstance(attributes, str):
             attributes = (attributes,)
-        self.attributes = tuple(check_classes(attributes)) if len(attributes) else ()
+        self.attributes = tuple(check_names(attributes, "attributes")) if len(attributes) else ()
         if not isinstance(max_size, int) or max_size < 16:
             raise ValueError(f"`max_size` must be an integer >= 16. Got {max_size!r} instead.")
         self.max_size = max_size
@@ -418,13 +202,8 @@ class BoxAnnotator(LabelingSession):
         self.task = task
         self.detector = detector
         self.detector_options = dict(detector_options or {})
-        if detector is not None:
-            if not (callable(detector) or hasattr(detector, "predict")):
-                raise TypeError(
-                    "`detector` must be an ultralytics YOLO model or a callable (PIL image) -> "
-                    f"list of box dicts. Got {type(detector).__name__!r} instead."
-                )
-            self.detector_name = detector_name or _name_of(detector)
+        if check_detector(detector) is not None:
+            self.detector_name = detector_name or _detector_name(detector)
         else:
             self.detector_name = detector_name
         store = store if store is not None else LabelStore("labels.db")
@@ -519,20 +298,10 @@ class BoxAnnotator(LabelingSession):
                     error=True,
                 )
                 return []
-            width, height = self._item_size(item_id)
-            kept, unknown = [], set()
-            for box in found:
-                if box["label"] not in self.classes:
-                    unknown.add(str(box["label"]))
-                    continue
-                if box["w"] <= 0 or box["h"] <= 0:
-                    continue
-                clipped, _ = clip_box(box, width, height)
-                if clipped is not None:
-                    kept.append(clipped)
+            kept, unknown = model_boxes(found, self.classes, *self._item_size(item_id))
             if unknown:
                 self._detector_notes[item_id] = (
-                    f"Boxes of classes {sorted(unknown)} were left out: the classes are "
+                    f"Boxes of classes {unknown} were left out: the classes are "
                     f"{self.classes}."
                 )
             self.store.submit_boxes(

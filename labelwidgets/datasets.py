@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFilter
 
-from ._offline import config_dir
+from ._offline import config_dir, test_mode
 from .images import ImageSet
 
 __all__ = [
@@ -41,14 +41,9 @@ PLACES = ("indoors", "outdoors")
 _SUBSETS = ("shapes", "photos")
 
 
-def test_mode() -> bool:
-    """Whether ``LABELWIDGETS_TEST_MODE`` asks for small, fast runs (tests, CI, nbval)."""
-    return os.environ.get("LABELWIDGETS_TEST_MODE", "").lower() not in ("", "0", "false", "no")
-
-
 def demo_tasks(subset: str = "shapes") -> dict:
     """The labeling tasks that fit a demo subset, ready for :class:`MultiTaskTagger`."""
-    from .tagging import MultiLabel
+    from ._tasks import MultiLabel
 
     _check_subset(subset)
     if subset == "shapes":
@@ -310,7 +305,7 @@ class SimulatedRater:
 
     def answer(self, item_id: str, tasks: Mapping[str, Sequence[str]]) -> dict:
         """This rater's answers for one item, for the given tasks (name -> options)."""
-        from .tagging import MultiLabel
+        from ._tasks import MultiLabel
 
         answers = {}
         for task, options in tasks.items():

@@ -14,115 +14,11 @@ import ipywidgets as widgets
 import pandas as pd
 
 from ._session import LabelingSession
-from ._validate import check_names
+from ._tasks import MultiLabel, normalize_answers, normalize_suggestions, normalize_tasks
 from .images import ImageSet
 from .store import LabelStore
 
-__all__ = ["MultiTaskTagger", "MultiLabel", "normalize_tasks", "normalize_answers", "normalize_suggestions"]
-
-
-class MultiLabel(tuple):
-    """Options of a multi-label task: any subset may be chosen (``MultiLabel(["red", "white"])``)."""
-
-    def __new__(cls, options: Iterable[str]):
-        return super().__new__(cls, options)
-
-    def __repr__(self) -> str:
-        return f"MultiLabel({list(self)!r})"
-
-
-def normalize_tasks(tasks: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
-    """Check a task spec; return ``{task: options}`` with multi-label tasks as :class:`MultiLabel`.
-
-    Raises
-    ------
-    TypeError, ValueError
-        For a spec that is not a mapping, a task without options, a repeated option, or an
-        option that is not a non-empty string.
-    """
-    if not isinstance(tasks, Mapping) or not tasks:
-        raise TypeError(
-            "`tasks` must be a non-empty dict of task name -> list of options or MultiLabel(options). "
-            f"Got {tasks!r} instead."
-        )
-    out = {}
-    for name, options in tasks.items():
-        if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"Task names must be non-empty strings. Got {name!r} instead.")
-        if isinstance(options, str) or not isinstance(options, list | tuple):
-            raise TypeError(
-                f"`tasks[{name!r}]` must be a list of options or MultiLabel(options). "
-                f"Got {options!r} ({type(options).__name__}) instead."
-            )
-        check_names(options, f"tasks[{name!r}]")
-        out[name] = MultiLabel(options) if isinstance(options, MultiLabel) else tuple(options)
-    return out
-
-
-def normalize_answers(tasks: Mapping[str, Sequence[str]], answers: Mapping) -> dict:
-    """Check one item's answers against the tasks; multi-label answers become sorted-by-option lists.
-
-    Every single-label task needs an answer; a multi-label task may be answered with ``[]``.
-    """
-    if not isinstance(answers, Mapping):
-        raise TypeError(f"`answers` must be a dict of task -> option(s). Got {answers!r} instead.")
-    unknown = [t for t in answers if t not in tasks]
-    if unknown:
-        raise ValueError(f"`answers` names unknown tasks {unknown!r}; the tasks are {list(tasks)}.")
-    out = {}
-    for task, options in tasks.items():
-        value = answers.get(task)
-        if isinstance(options, MultiLabel):
-            chosen = [] if value is None else ([value] if isinstance(value, str) else list(value))
-            bad = [v for v in chosen if v not in options]
-            if bad:
-                raise ValueError(f"`{task}` must be a subset of {list(options)}. Got {bad!r} instead.")
-            out[task] = [o for o in options if o in chosen]
-        else:
-            if value is None:
-                raise ValueError(f"`{task}` must be answered: one of {list(options)}. Got no answer.")
-            if value not in options:
-                raise ValueError(f"`{task}` must be one of {list(options)}. Got {value!r} instead.")
-            out[task] = value
-    return out
-
-
-def normalize_suggestions(tasks: Mapping[str, Sequence[str]], suggestions: pd.DataFrame | None) -> dict:
-    """``{item_id: {task: label or [labels]}}`` from a DataFrame ``item_id, task, label``.
-
-    Optional columns ``confidence`` and ``model`` are kept for the record (``{item: {task:
-    {"confidence", "model"}}}`` under the ``"_meta"`` key of each item).
-    """
-    if suggestions is None or len(suggestions) == 0:
-        return {}
-    missing = {"item_id", "task", "label"} - set(suggestions.columns)
-    if missing:
-        raise ValueError(
-            f"`suggestions` must have columns ['item_id', 'task', 'label']. Missing {sorted(missing)}; "
-            f"got {list(suggestions.columns)}."
-        )
-    out: dict[str, dict] = {}
-    for row in suggestions.itertuples(index=False):
-        if row.task not in tasks:
-            raise ValueError(
-                f"`suggestions` task must be one of {list(tasks)}. Got {row.task!r} instead."
-            )
-        options = tasks[row.task]
-        if row.label not in options:
-            raise ValueError(
-                f"`suggestions` label for task {row.task!r} must be one of {list(options)}. "
-                f"Got {row.label!r} instead."
-            )
-        item = out.setdefault(row.item_id, {"_meta": {}})
-        if isinstance(options, MultiLabel):
-            item.setdefault(row.task, []).append(row.label)
-        else:
-            item[row.task] = row.label
-        item["_meta"][row.task] = {
-            "confidence": None if pd.isna(getattr(row, "confidence", None)) else float(row.confidence),
-            "model": getattr(row, "model", None),
-        }
-    return out
+__all__ = ["MultiTaskTagger"]
 
 
 class MultiTaskTagger(LabelingSession):

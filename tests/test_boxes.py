@@ -14,14 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from labelwidgets.boxes import (
-    BoxAnnotator,
-    check_box_size,
-    clip_box,
-    from_widget,
-    normalize_boxes,
-    to_widget,
-)
+from labelwidgets._geometry import check_box_size, clip_box, normalize_boxes
+from labelwidgets._validate import InputError
+from labelwidgets.boxes import BoxAnnotator, from_widget, to_widget
 from labelwidgets.images import ImageSet
 
 CLASSES = ["frill", "red", "goldEmbroidery"]
@@ -98,7 +93,7 @@ def test_normalize_boxes_rejects_bad_input():
         normalize_boxes([{k: v for k, v in ok.items() if k != "h"}], CLASSES, 100, 100)
     with pytest.raises(ValueError, match="must be 8 x 8 pixels in fixed-size mode. Got 5 x 5"):
         normalize_boxes([ok], CLASSES, 100, 100, box_size=(8, 8))
-    with pytest.raises(TypeError, match="must be a list of box dicts"):
+    with pytest.raises(InputError, match="must be a list of box dicts"):
         normalize_boxes(ok, CLASSES, 100, 100)
 
 
@@ -368,7 +363,7 @@ def test_detector_boxes_snap_in_fixed_size_mode(images, store):
 
 def test_bad_detector_is_refused(images, store):
     with pytest.raises(
-        TypeError, match="`detector` must be an ultralytics YOLO model or a callable"
+        InputError, match="`detector` must be an ultralytics YOLO model or a callable"
     ):
         BoxAnnotator(images, classes=CLASSES, store=store, detector="yolov8n.pt")
 

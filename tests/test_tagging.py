@@ -7,8 +7,10 @@ import json
 import pandas as pd
 import pytest
 
+from labelwidgets._tasks import MultiLabel, normalize_answers, normalize_tasks
+from labelwidgets._validate import InputError
 from labelwidgets.datasets import SimulatedRater, demo_tasks, demo_truth, load_demo
-from labelwidgets.tagging import MultiLabel, MultiTaskTagger, normalize_answers, normalize_tasks
+from labelwidgets.tagging import MultiTaskTagger
 
 TASKS = {"variety": ["daisy", "tulip", "rose"], "color": MultiLabel(["red", "white", "yellow"]),
          "place": ["indoors", "outdoors"]}  # fmt: skip
@@ -115,12 +117,12 @@ def test_finished_queue(photos, store):
 @pytest.mark.parametrize(
     ("tasks", "exc", "match"),
     [
-        ({}, TypeError, "must be a non-empty dict"),
+        ({}, InputError, "must be a non-empty dict"),
         ({"a": []}, ValueError, r"`tasks\['a'\]` must be a non-empty list of names"),
         ({"a": ["x", "x"]}, ValueError, r"must be unique. Got \['x'\]"),
-        ({"a": "xyz"}, TypeError, r"must be a list of options or MultiLabel"),
+        ({"a": "xyz"}, InputError, r"must be a list of options or MultiLabel"),
         ({"a": ["x", ""]}, ValueError, "non-empty strings"),
-        (["a"], TypeError, "must be a non-empty dict"),
+        (["a"], InputError, "must be a non-empty dict"),
     ],
 )
 def test_bad_task_specs(tasks, exc, match):

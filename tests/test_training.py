@@ -186,7 +186,7 @@ def test_weakest_pseudo_labels_are_tagger_suggestions():
     assert (weak["task"] == "label").all() and (weak["model"] == "tiny_cnn-r0").all()
     kept = ns.weakest_pseudo_labels(100, kept_only=True)
     assert (kept["confidence"] >= ns.threshold).all() and len(kept) <= 27
-    from labelwidgets.tagging import normalize_suggestions
+    from labelwidgets._tasks import normalize_suggestions
 
     assert len(normalize_suggestions({"label": ns.classes_}, weak)) == 5
 

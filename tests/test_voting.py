@@ -10,13 +10,11 @@ import pandas as pd
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from labelwidgets import voting
+from labelwidgets import MultiLabel, MultiTaskTagger, TiebreakQueue, voting
 from labelwidgets.datasets import load_demo
 from labelwidgets.store import LabelStore
-from labelwidgets.tagging import MultiLabel, MultiTaskTagger
 from labelwidgets.voting import (
     STATUSES,
-    TiebreakQueue,
     agreement,
     assign,
     cohen_kappa,

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 
-from ..datasets import test_mode
+from .._offline import test_mode
 from .data import check_images, check_labels, item_ids_of, load_images
 from .models import build_model, model_name
 

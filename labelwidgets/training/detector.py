@@ -45,8 +45,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..boxes import boxes_from_result, check_classes
-from ..datasets import test_mode
+from .._offline import test_mode
+from .._validate import check_names
+from ..detect import boxes_from_result
 
 __all__ = [
     "train_detector",
@@ -331,7 +332,7 @@ def train_detector(
     from .._offline import prepare_ultralytics
     from ..formats import to_yolo
 
-    classes = check_classes(classes)
+    classes = check_names(classes, "classes")
     ultra_args, noise = augment_args(augment)
     if epochs is None:
         epochs = 2 if test_mode() else 50

@@ -1,9 +1,10 @@
 """Two-rater voting: assignment, resolution policies, agreement statistics and the tiebreak queue.
 
 The workflow: :func:`assign` gives every item to two raters; each labels their queue in a
-:class:`~labelwidgets.tagging.MultiTaskTagger`; :func:`resolve` turns the store's votes into one
+:class:`~labelwidgets.MultiTaskTagger`; :func:`resolve` turns the store's votes into one
 label per item and task under a policy; items whose two votes differ wait, under the
-``"tiebreak"`` policy, for a third rater in a :class:`TiebreakQueue`; :func:`agreement` reports
+``"tiebreak"`` policy, for a third rater in a :class:`labelwidgets.TiebreakQueue` (a widget,
+so it lives in the widget layer, not here); :func:`agreement` reports
 how far the raters agree (percent agreement, Cohen's kappa, Krippendorff's alpha).
 
 Resolution rules (one (item, task) with ``n`` raters; every rater counts once, with their latest
@@ -22,8 +23,7 @@ gives ``tiebroken`` with their label.
 
 Modules: ``_assign`` (:func:`assign`), ``_resolve`` (:func:`resolve`, single- and multi-label
 votes), ``_votes`` (its read-only ``votes`` dicts), ``_boxes`` (box matching and resolution),
-``_agreement`` (kappa, alpha, the agreement table, confusion), ``tiebreak`` (the
-:class:`TiebreakQueue` widget), ``_common`` (constants, input checks, the policy rule).
+``_agreement`` (kappa, alpha, the agreement table, confusion), ``_common`` (constants, input checks, the policy rule).
 """
 
 from ._agreement import agreement, cohen_kappa, confusion, krippendorff_alpha, plot_confusion
@@ -32,13 +32,11 @@ from ._boxes import match_boxes
 from ._common import POLICIES, RESOLVED_COLUMNS, STATUSES
 from ._resolve import resolve
 from ._votes import Votes
-from .tiebreak import TiebreakQueue
 
 __all__ = [
     "POLICIES",
     "RESOLVED_COLUMNS",
     "STATUSES",
-    "TiebreakQueue",
     "Votes",
     "agreement",
     "assign",

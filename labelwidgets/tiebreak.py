@@ -7,9 +7,10 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from ..tagging import MultiTaskTagger
-from ._common import FALLBACKS, _check_choice
-from ._resolve import resolve
+from ._validate import check_choice as _check_choice
+from .tagging import MultiTaskTagger
+from .voting import resolve
+from .voting._common import FALLBACKS
 
 
 def _tiebreak_items(

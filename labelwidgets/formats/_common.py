@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .._validate import check_names
+from .._validate import InputError, check_name, check_names
 from ..images import image_size as _image_size
 
 REQUIRED = ("item_id", "path", "label", "x", "y", "w", "h")
@@ -32,6 +32,7 @@ class ImageGroup(NamedTuple):
     width: int
     height: int
     rows: list[int]
+    first: int = 0  # the image's first row (an image without objects has no object rows)
 
 
 def image_size(path) -> tuple[int, int]:
@@ -39,15 +40,15 @@ def image_size(path) -> tuple[int, int]:
     try:
         return _image_size(path)
     except OSError as exc:
-        raise ValueError(
+        raise InputError(
             f"`path` must name a readable image file to read its size. Got {str(path)!r} "
             f"instead ({exc}). Pass `width` and `height` columns to skip it."
         ) from exc
 
 
-def malformed(file, where: str, what: str, constraint: str, got) -> ValueError:
+def malformed(file, where: str, what: str, constraint: str, got) -> InputError:
     """The error for a malformed annotation file, naming the file and the line or element."""
-    return ValueError(f"{file}, {where}: `{what}` must be {constraint}. Got {got!r} instead.")
+    return InputError(f"{file}, {where}: `{what}` must be {constraint}. Got {got!r} instead.")
 
 
 def attributes_dict(value, where: str) -> dict:
@@ -65,7 +66,7 @@ def attributes_dict(value, where: str) -> dict:
             return parsed
     elif value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
         return {}
-    raise ValueError(
+    raise InputError(
         f"`attributes` must be a dict or the JSON text of an object ({where}). "
         f"Got {value!r} instead."
     )
@@ -81,7 +82,7 @@ def check_points(points, kind: str, where: str) -> list[list[float]]:
     except (TypeError, ValueError, IndexError, KeyError):
         ok = False
     if not ok:
-        raise ValueError(
+        raise InputError(
             f"`attributes['points']` of a {kind!r} row must be a list of at least {least} "
             f"[x, y] pairs of finite numbers ({where}). Got {points!r} instead."
         )
@@ -98,7 +99,7 @@ def check_labels(df: pd.DataFrame, classes: list[str]) -> None:
     allowed = set(classes)
     for i, (label, item) in enumerate(zip(df["label"], df["item_id"], strict=True)):
         if label is not None and label not in allowed:
-            raise ValueError(
+            raise InputError(
                 f"`label` must be one of {classes} (the `classes` passed). Got {label!r} in "
                 f"row {i} (item {item!r}) instead; add it to `classes` or drop the row."
             )
@@ -114,10 +115,10 @@ def prepare(df, name: str = "df") -> pd.DataFrame:
     lists of ``[x, y]`` floats with ``x, y, w, h`` their bounding box.
     """
     if not isinstance(df, pd.DataFrame):
-        raise ValueError(f"`{name}` must be a pandas DataFrame. Got {type(df).__name__} instead.")
+        raise InputError(f"`{name}` must be a pandas DataFrame. Got {type(df).__name__} instead.")
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
-        raise ValueError(
+        raise InputError(
             f"`{name}` must have columns {list(REQUIRED)} (and optionally width, height, kind, "
             f"attributes). Missing {missing}; got {list(df.columns)} instead."
         )
@@ -130,6 +131,8 @@ def prepare(df, name: str = "df") -> pd.DataFrame:
         index=out.index,
         dtype=object,
     )
+    for label in pd.unique(out["label"].dropna()):
+        check_name(label, "label")  # control characters: no file format holds them
     kinds = (
         ["box" if _missing(k) else str(k) for k in out["kind"].tolist()]
         if "kind" in out
@@ -137,7 +140,7 @@ def prepare(df, name: str = "df") -> pd.DataFrame:
     )
     for i, kind in enumerate(kinds):
         if kind not in SHAPES:
-            raise ValueError(
+            raise InputError(
                 f"`kind` must be one of {list(SHAPES)} for an annotation file. Got {kind!r} in "
                 f"row {i} (item {out['item_id'][i]!r}) instead; filter the rows first."
             )
@@ -145,11 +148,14 @@ def prepare(df, name: str = "df") -> pd.DataFrame:
     raw = out["attributes"].tolist() if "attributes" in out else [None] * n
     attrs = [attributes_dict(v, f"row {i}") for i, v in enumerate(raw)]
     out["attributes"] = pd.Series(attrs, index=out.index, dtype=object)
+    if "image_attributes" in out:
+        images = [attributes_dict(v, f"row {i}") for i, v in enumerate(out["image_attributes"])]
+        out["image_attributes"] = pd.Series(images, index=out.index, dtype=object)
     for col in ("x", "y", "w", "h"):
         try:
             out[col] = pd.to_numeric(out[col]).astype(float)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"`{col}` must hold numbers. {exc}") from exc
+            raise InputError(f"`{col}` must hold numbers. {exc}") from exc
     coords = out[["x", "y", "w", "h"]].to_numpy()
     for i in np.flatnonzero(out["kind"].to_numpy() != "box"):
         if out["label"][i] is None:
@@ -158,20 +164,31 @@ def prepare(df, name: str = "df") -> pd.DataFrame:
         default = _point_of(coords[i]) if kinds[i] == "point" else None
         pts = check_points(attrs[i].get("points", default), kinds[i], where)
         attrs[i]["points"] = pts
-        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-        coords[i] = [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
+        parts = [pts]
+        if kinds[i] == "polygon" and attrs[i].get("extra_parts"):
+            extra = [check_points(p, "polygon", where) for p in attrs[i]["extra_parts"]]
+            attrs[i]["extra_parts"] = extra
+            parts += extra
+        coords[i] = bounding_box(parts)
     out[["x", "y", "w", "h"]] = coords
     is_box = (out["kind"].to_numpy() == "box") & out["label"].notna().to_numpy()
     bad = is_box & ~(np.isfinite(coords).all(axis=1) & (coords[:, 2] > 0) & (coords[:, 3] > 0))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(
+        raise InputError(
             f"A box must have finite `x, y` and positive `w, h`. Got "
             f"{dict(zip('xywh', coords[i].tolist(), strict=True))} in row {i} "
             f"(item {out['item_id'][i]!r}) instead."
         )
     _fill_sizes(out)
     return out
+
+
+def bounding_box(parts: list[list[list[float]]]) -> list[float]:
+    """``[x, y, w, h]`` of the points of every part (a multi-part polygon's box covers all)."""
+    xs = [p[0] for part in parts for p in part]
+    ys = [p[1] for part in parts for p in part]
+    return [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
 
 
 def _missing(value) -> bool:
@@ -213,21 +230,30 @@ def group_images(df: pd.DataFrame) -> list[ImageGroup]:
         first = rows[0]
         for i in rows[1:]:
             if (paths[i], widths[i], heights[i]) != (paths[first], widths[first], heights[first]):
-                raise ValueError(
+                raise InputError(
                     f"Every row of an item must share `path`, `width` and `height`. Item "
                     f"{item_id!r} has {(paths[first], widths[first], heights[first])!r} in row "
                     f"{first} and {(paths[i], widths[i], heights[i])!r} in row {i}."
                 )
         objects = [i for i in rows if has_object[i]]
-        groups.append(ImageGroup(item_id, paths[first], widths[first], heights[first], objects))
+        groups.append(
+            ImageGroup(item_id, paths[first], widths[first], heights[first], objects, first)
+        )
     return groups
+
+
+def image_attributes(data: pd.DataFrame, image: ImageGroup) -> dict:
+    """The image-level fields a reader kept for ``image`` (``image_attributes``), or ``{}``."""
+    if "image_attributes" not in data:
+        return {}
+    return data["image_attributes"].iat[image.first]
 
 
 def item_relpath(item_id: str) -> PurePosixPath:
     """The relative file path an item gets inside a dataset folder (its id, checked)."""
     rel = PurePosixPath(item_id.replace("\\", "/"))
     if rel.is_absolute() or not rel.parts or ".." in rel.parts or ":" in rel.parts[0]:
-        raise ValueError(
+        raise InputError(
             "`item_id` must be a relative path without '..' to name a file in a dataset folder. "
             f"Got {item_id!r} instead; use ids relative to the image root (ImageSet's default)."
         )
@@ -268,7 +294,13 @@ def no_objects(item_id: str, path: str, width: int, height: int, *extra) -> tupl
 
 
 def polygon_area(points: list[list[float]]) -> float:
-    """Area of a simple polygon (shoelace formula)."""
+    """Area of a simple polygon (shoelace formula).
+
+    Examples
+    --------
+    >>> polygon_area([[0, 0], [4, 0], [4, 3], [0, 3]])
+    12.0
+    """
     xs = np.array([p[0] for p in points])
     ys = np.array([p[1] for p in points])
     return float(abs(np.dot(xs, np.roll(ys, -1)) - np.dot(ys, np.roll(xs, -1))) / 2)

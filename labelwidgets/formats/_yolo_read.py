@@ -1,0 +1,399 @@
+"""Reading YOLO folders as the tools people use write them (private; see ``from_yolo``).
+
+Layouts, each read as it is:
+
+- ultralytics: ``data.yaml`` naming ``train``/``val``/``test`` folders or ``.txt`` image lists,
+  labels found by replacing the last ``/images/`` of an image path with ``/labels/``;
+- Roboflow: the same, with splits written as ``../train/images``, which ultralytics resolves
+  by dropping the ``../`` when the path does not exist (so does this reader);
+- CVAT "YOLO 1.1" (darknet): ``obj.data`` (``train = data/train.txt``, ``names =
+  data/obj.names``), image lists naming ``data/obj_train_data/<image>``, labels beside images;
+- LabelImg: images and labels side by side with ``classes.txt``.
+
+Nothing outside the dataset folder is read: a ``path`` or split that points outside it is an
+error naming the value.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path, PurePosixPath
+from typing import NamedTuple
+
+import pandas as pd
+import yaml
+
+from .._validate import InputError
+from ._common import frame, image_size, malformed, no_objects
+
+# ultralytics.data.utils.IMG_FORMATS (not imported: ultralytics is an optional, heavy dependency)
+IMAGE_SUFFIXES = frozenset(
+    {".bmp", ".dng", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tiff", ".webp", ".pfm", ".heic"}
+)
+SPLITS = ("train", "val", "test")
+_CVAT_SPLITS = {"train": "train", "valid": "val", "val": "val", "test": "test"}
+#: ultralytics accepts coordinates up to 1% outside [0, 1] (``verify_image_label``); so do we
+_SLACK = 0.01
+_BARE_INT = re.compile(r"\+?\d+")
+
+
+class Layout(NamedTuple):
+    """A dataset folder as read: its root, class names and ``(split, entry path)`` pairs."""
+
+    root: Path
+    config: Path
+    names: list[str]
+    splits: list[tuple[str, Path]]
+    side_by_side: bool  # labels beside the images (CVAT, LabelImg), not under labels/
+
+
+def label_path(image: Path) -> Path:
+    """The label file ultralytics reads for ``image`` (its last ``/images/`` becomes ``/labels/``)."""
+    sa, sb = f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}"
+    return Path(sb.join(str(image).rsplit(sa, 1)).rsplit(".", 1)[0] + ".txt")
+
+
+def _label_of(image: Path, layout: Layout) -> Path:
+    return image.with_suffix(".txt") if layout.side_by_side else label_path(image)
+
+
+def read_yolo(source, items) -> pd.DataFrame:
+    layout = find_layout(Path(source))
+    known = None if items is None else _items_table(items)
+    rows: list[tuple] = []
+    seen: set = set()  # images (or item ids) already read: each is read in its first split
+    done: set[Path] = set()
+    for split, entry in layout.splits:
+        if entry in done:
+            continue
+        done.add(entry)
+        _read_split(layout, split, entry, known, rows, seen)
+    return frame(rows, extra=["split", "confidence"])
+
+
+# ------------------------------------------------------------------------------ layouts
+def find_layout(source: Path) -> Layout:
+    if source.is_file() and source.name == "obj.data":
+        return _cvat_layout(source)
+    if source.is_dir():
+        if (source / "obj.data").is_file():
+            return _cvat_layout(source / "obj.data")
+        yamls = [source / "data.yaml"] if (source / "data.yaml").is_file() else sorted(
+            p for e in ("*.yaml", "*.yml") for p in source.glob(e)
+        )
+        if len(yamls) == 1:
+            return _yaml_layout(yamls[0], source)
+        if not yamls and (source / "classes.txt").is_file():
+            names = _names_file(source / "classes.txt")
+            return Layout(source.resolve(), source / "classes.txt", names, [("train", source.resolve())], True)
+        raise InputError(
+            f"`source` must be a YOLO folder holding data.yaml (ultralytics, Roboflow), obj.data "
+            f"(CVAT YOLO 1.1) or classes.txt (LabelImg). Got {str(source)!r}, which holds "
+            f"{[p.name for p in yamls] or 'none of them'}."
+        )
+    if source.is_file() and source.suffix in (".yaml", ".yml"):
+        return _yaml_layout(source, source.parent)
+    raise InputError(
+        f"`source` must be a YOLO folder or its data.yaml / obj.data. Got {str(source)!r}."
+    )
+
+
+def _yaml_layout(yaml_path: Path, folder: Path) -> Layout:
+    try:
+        config = yaml.safe_load(yaml_path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "file"
+        raise InputError(f"{yaml_path}, {where}: the file must be valid YAML ({exc}).") from exc
+    if not isinstance(config, dict):
+        raise malformed(yaml_path, "top level", "data.yaml", "a mapping", config)
+    names = config.get("names")
+    if isinstance(names, dict) and sorted(names) == list(range(len(names))):
+        names = [names[k] for k in range(len(names))]
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise malformed(
+            yaml_path, "names", "names", "a list of class names or a mapping {0: name, ...}", names
+        )
+    home = folder.resolve()
+    root = _yaml_root(config.get("path"), home, yaml_path)
+    splits = []
+    for split in SPLITS:
+        value = config.get(split)
+        for entry in [] if value is None else value if isinstance(value, list) else [value]:
+            text = str(entry)
+            path = (root / text).resolve()
+            if not path.exists() and text.startswith("../"):  # as ultralytics: Roboflow's ../train
+                path = (root / text[3:]).resolve()
+            _check_inside(path, home, yaml_path, split, text)
+            splits.append((split, path))
+    return Layout(home, yaml_path, names, splits, False)
+
+
+def _yaml_root(value, home: Path, yaml_path: Path) -> Path:
+    """The folder splits are relative to: ``path`` when it lies inside the dataset folder."""
+    if value in (None, ""):
+        return home
+    given = Path(str(value))
+    if given.is_absolute() and not given.exists():
+        return home  # written elsewhere and moved here with its folder
+    root = (given if given.is_absolute() else home / given).resolve()
+    _check_inside(root, home, yaml_path, "path", str(value))
+    return root
+
+
+def _check_inside(path: Path, home: Path, config: Path, key: str, value: str) -> None:
+    if path != home and home not in path.parents:
+        raise InputError(
+            f"{config}, {key}: `{key}` must name a folder or file inside the dataset folder "
+            f"{str(home)!r}. Got {value!r}, which is {str(path)!r}; a dataset is read from its "
+            "own folder only (remove the line or move the data inside)."
+        )
+
+
+def _cvat_layout(obj_data: Path) -> Layout:
+    home = obj_data.parent.resolve()
+    fields = {}
+    for n, line in enumerate(obj_data.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise malformed(obj_data, f"line {n}", "a line", "'key = value'", line)
+        fields[key.strip()] = value.strip()
+    if "names" not in fields:
+        raise malformed(obj_data, "names", "names", "present (names = data/obj.names)", None)
+    names = _names_file(_darknet_path(fields["names"], home, obj_data, "names"))
+    splits = [
+        (_CVAT_SPLITS[key], _darknet_path(value, home, obj_data, key))
+        for key, value in fields.items()
+        if key in _CVAT_SPLITS
+    ]
+    return Layout(home, obj_data, names, splits, True)
+
+
+def _darknet_path(value: str, home: Path, config: Path, key: str) -> Path:
+    """A darknet path: relative to the folder the archive is unpacked into as ``data/``."""
+    path = (home / value).resolve()
+    if not path.exists() and value.startswith("data/"):
+        path = (home / value[5:]).resolve()
+    _check_inside(path, home, config, key, value)
+    return path
+
+
+def _names_file(path: Path) -> list[str]:
+    if not path.is_file():
+        raise InputError(f"`names` must name an existing class-name file. Got {str(path)!r}.")
+    names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    while names and not names[-1]:
+        names.pop()
+    if not names or not all(names):
+        raise malformed(path, "file", "the class names", "one non-empty name per line", names)
+    return names
+
+
+# ------------------------------------------------------------------------------- splits
+def _items_table(items: pd.DataFrame) -> dict[str, tuple[str, str, float, float]]:
+    from .yolo import image_rel  # the writer names each item's image; the reader matches it
+
+    missing = {"item_id", "path"} - set(items.columns)
+    if missing:
+        raise InputError(
+            f"`items` must have columns ['item_id', 'path'] (and optionally width, height). "
+            f"Missing {sorted(missing)}; got {list(items.columns)} instead."
+        )
+    width = items["width"] if "width" in items else [math.nan] * len(items)
+    height = items["height"] if "height" in items else [math.nan] * len(items)
+    return {
+        image_rel(str(i), str(p)).as_posix(): (str(i), str(p), w, h)
+        for i, p, w, h in zip(items["item_id"], items["path"], width, height, strict=True)
+    }
+
+
+def _entries(layout: Layout, split: str, entry: Path, known) -> list[tuple[Path, str]]:
+    """``(image path, item id)`` of every image a split names (a folder or a .txt list)."""
+    if entry.suffix == ".txt" and entry.is_file():
+        out = []
+        for line in entry.read_text(encoding="utf-8").splitlines():
+            text = line.strip()
+            if not text:
+                continue
+            image = _listed(text, entry.parent, layout.root)
+            _check_inside(image.resolve(), layout.root, entry, "image", text)
+            out.append((image, _listed_id(image, layout.root)))
+        return out
+    if entry.is_dir():
+        images = sorted(p for p in entry.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        cut = len(entry.as_posix()) + 1
+        from_files = [(p, p.as_posix()[cut:]) for p in images]
+        if known is None:
+            return from_files
+        found = {rel for _, rel in from_files}
+        extra = [
+            (entry / rel, rel) for rel in known
+            if rel not in found and _label_of(entry / rel, layout).is_file()
+        ]  # fmt: skip
+        return from_files + extra
+    if known is not None:
+        return []
+    raise malformed(layout.config, split, split, "an existing folder or .txt list", str(entry))
+
+
+def _listed(text: str, base: Path, home: Path) -> Path:
+    if text.startswith("./"):
+        return base / text[2:]
+    path = Path(text)
+    if path.is_absolute():
+        return path
+    candidate = base / text
+    if not candidate.exists() and text.startswith("data/"):  # darknet's data/ prefix (CVAT)
+        candidate = home / text[5:]
+    return candidate
+
+
+def _listed_id(image: Path, home: Path) -> str:
+    """A listed image's id: its path inside ``images/<split>/`` or ``obj_<split>_data/``."""
+    text = image.resolve().as_posix()
+    if "/images/" in text:
+        rest = text.rsplit("/images/", 1)[1]
+        return rest.split("/", 1)[1] if "/" in rest else rest
+    rel = PurePosixPath(text[len(home.as_posix()) + 1 :])
+    if len(rel.parts) > 1 and re.fullmatch(r"obj_.+_data", rel.parts[0]):
+        return PurePosixPath(*rel.parts[1:]).as_posix()
+    return rel.as_posix()
+
+
+def _read_split(layout: Layout, split: str, entry: Path, known, rows, seen: set) -> None:
+    names = layout.names
+    matched: set[Path] = set()
+    for image, rel in _entries(layout, split, entry, known):
+        lab = _label_of(image, layout)
+        matched.add(lab)
+        if known is None:
+            key = os.path.abspath(image)
+            if key in seen:
+                continue  # listed in an earlier split too
+            if not image.is_file():
+                raise InputError(
+                    f"An image named by {split!r} must exist to read its size. Got "
+                    f"{str(image)!r}, which does not; pass `items=` with width and height."
+                )
+            seen.add(key)
+            width, height = image_size(image)
+            _read_labels(lab, (rel, str(image), width, height), split, names, rows)
+            continue
+        hit = known.get(rel)
+        if hit is None:
+            continue
+        item_id, path, width, height = hit
+        if item_id in seen:
+            continue
+        seen.add(item_id)
+        if pd.isna(width) or pd.isna(height):
+            width, height = image_size(image if image.is_file() else path)
+        _read_labels(lab, (item_id, path, int(width), int(height)), split, names, rows)
+    if entry.is_dir() and not layout.side_by_side:
+        labels_dir = label_path(entry / "x.png").parent
+        if labels_dir.is_dir():
+            for orphan in sorted(set(labels_dir.rglob("*.txt")) - matched):
+                raise InputError(
+                    f"{orphan}: a label file must have an image (or an item in `items`). Found "
+                    f"none for it in {str(entry)!r}."
+                )
+
+
+# -------------------------------------------------------------------------------- lines
+def _read_labels(lab: Path, base: tuple, split: str, names: list[str], rows: list) -> None:
+    item_id, path, width, height = base
+    base = (item_id, path, int(width), int(height))
+    try:
+        text = lab.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        text = ""  # no label file: a background image for ultralytics
+    lines = [(n, line.split()) for n, line in enumerate(text.splitlines(), start=1)]
+    lines = [(n, fields) for n, fields in lines if fields]
+    if not lines:
+        rows.append((*no_objects(*base), split, math.nan))
+        return
+    W, H = float(width), float(height)
+    tracks = all(len(f) in (6, 7) for _, f in lines)  # ultralytics save_conf / tracking output
+    n_names = len(names)
+    for n, fields in lines:
+        try:
+            values = [float(v) for v in fields]
+        except ValueError:
+            bad = next(v for v in fields if not _is_number(v))
+            raise malformed(lab, f"line {n}", "every field", "a number", bad) from None
+        if not all(math.isfinite(v) for v in values):
+            raise malformed(lab, f"line {n}", "every field", "a finite number", " ".join(fields))
+        cls = values[0]
+        if not (cls.is_integer() and 0 <= cls < n_names):
+            raise malformed(
+                lab, f"line {n}", "the class id",
+                f"an integer in [0, {n_names - 1}] (names: {names})", fields[0],
+            )  # fmt: skip
+        shape, coords, confidence, attrs = _fields(lab, n, fields, values, tracks)
+        bad = [v for v in coords if not -_SLACK <= v <= 1 + _SLACK]
+        if bad:
+            raise malformed(
+                lab, f"line {n}", "the coordinates",
+                "normalised to [0, 1] by the image size (these look like pixels)", bad[0],
+            )  # fmt: skip
+        label = names[int(cls)]
+        if shape == "box":
+            cx, cy, w, h = coords
+            if w <= 0 or h <= 0:
+                raise malformed(lab, f"line {n}", "w and h", "positive", " ".join(fields))
+            box = ((cx - w / 2) * W, (cy - h / 2) * H, w * W, h * H)
+            rows.append((*base, "box", label, *box, attrs, split, confidence))
+        else:
+            points = [[coords[k] * W, coords[k + 1] * H] for k in range(0, len(coords), 2)]
+            xs, ys = [p[0] for p in points], [p[1] for p in points]
+            attrs["points"] = points
+            rows.append(
+                (*base, "polygon", label, min(xs), min(ys), max(xs) - min(xs),
+                 max(ys) - min(ys), attrs, split, confidence)
+            )  # fmt: skip
+
+
+def _fields(lab: Path, n: int, fields: list[str], values: list[float], tracks: bool):
+    """``(shape, coordinates, confidence, attributes)`` of one line, by its field count.
+
+    5: box. 6: box and a confidence in [0, 1] (``save_conf``), or a track id (an integer
+    > 1). 7 in a file whose lines all hold 6 or 7 fields, with a confidence in [0, 1] and a
+    whole-number 7th field: box, confidence, track id (ultralytics tracking); otherwise 7 or
+    any odd number above: a polygon. An even number from 8: a polygon and a confidence.
+    """
+    count = len(values)
+    if count == 5:
+        return "box", values[1:], math.nan, {}
+    if count == 6:
+        last = values[5]
+        if 0 <= last <= 1:
+            return "box", values[1:5], last, {}
+        if _BARE_INT.fullmatch(fields[5]):
+            return "box", values[1:5], math.nan, {"track_id": int(last)}
+        raise malformed(lab, f"line {n}", "the 6th field", "a confidence in [0, 1] or a track id", fields[5])
+    if count == 7 and tracks and 0 <= values[5] <= 1 and _BARE_INT.fullmatch(fields[6]):
+        return "box", values[1:5], values[5], {"track_id": int(values[6])}
+    if count >= 7 and count % 2 == 1:
+        return "polygon", values[1:], math.nan, {}
+    if count >= 8:
+        if not 0 <= values[-1] <= 1:
+            raise malformed(lab, f"line {n}", "the last field", "a confidence in [0, 1] (a polygon line "
+                            "with an even number of fields ends with one)", fields[-1])  # fmt: skip
+        return "polygon", values[1:-1], values[-1], {}
+    raise malformed(
+        lab, f"line {n}", "a line",
+        "'class cx cy w h [confidence [track id]]' or 'class x1 y1 x2 y2 x3 y3 ... "
+        f"[confidence]'; it has {count} fields", " ".join(fields),
+    )  # fmt: skip
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

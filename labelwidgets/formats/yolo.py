@@ -43,7 +43,7 @@ from ._common import (
     prepare,
 )
 from ._export import ExportFolder
-from ._yolo_read import IMAGE_SUFFIXES, SPLITS, label_path, read_yolo
+from ._yolo_read import IMAGE_SUFFIXES, SPLITS, read_yolo
 
 __all__ = ["to_yolo", "from_yolo"]
 
@@ -128,7 +128,7 @@ def to_yolo(
         lines, n_clipped = _label_lines(columns, image, class_id)
         clipped += n_clipped
         image_file = PurePosixPath("images", split, rel)
-        label_file = PurePosixPath(label_path(Path(image_file)).as_posix())
+        label_file = PurePosixPath("labels", split, rel).with_suffix(".txt")  # as label_path
         planned.append((image.path, image_file, label_file, "".join(lines)))
     rels = [p[2] for p in planned] + ([p[1] for p in planned] if copy_images else [])
     targets = dict(zip(rels, folder.claim([*rels, "data.yaml"]), strict=False))

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import NamedTuple
 
 import numpy as np
@@ -306,11 +307,11 @@ def polygon_area(points: list[list[float]]) -> float:
     return float(abs(np.dot(xs, np.roll(ys, -1)) - np.dot(ys, np.roll(xs, -1))) / 2)
 
 
-def existing_image(recorded: str | None, beside: Path, name: str) -> str:
+def existing_image(recorded: str | None, beside, name: str) -> str:
     """The image path a file records, or the file beside it, whichever exists (else as recorded)."""
-    if recorded and Path(recorded).is_file():
+    if recorded and os.path.isfile(recorded):
         return recorded
-    candidate = beside / name
-    if candidate.is_file():
-        return str(candidate)
-    return recorded or str(candidate)
+    candidate = os.path.join(beside, name)
+    if os.path.isfile(candidate):
+        return candidate
+    return recorded or candidate

@@ -6,7 +6,7 @@ import json
 import math
 import os
 import xml.etree.ElementTree as ET
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from .._validate import InputError
 from ._common import existing_image, image_size, malformed, no_objects
@@ -15,7 +15,7 @@ _FLAGS = ("truncated", "difficult", "occluded")
 _TRUE, _FALSE = {"1", "true", "yes"}, {"0", "false", "no", ""}
 
 
-def xml_files(source) -> list[tuple[Path, PurePosixPath, Path | None]]:
+def xml_files(source) -> list[tuple[Path, str, Path | None]]:
     """``(xml file, its folder relative to the annotation root, image folder or None)``."""
     if isinstance(source, str | os.PathLike):
         root = Path(source)
@@ -31,9 +31,8 @@ def xml_files(source) -> list[tuple[Path, PurePosixPath, Path | None]]:
                     f"`source` must be a folder holding VOC *.xml files. Got {str(root)!r}, "
                     "which holds none."
                 )
-            return [
-                (f, PurePosixPath(f.parent.relative_to(root).as_posix()), images) for f in files
-            ]
+            cut = len(str(root)) + 1
+            return [(f, str(f.parent)[cut:].replace(os.sep, "/"), images) for f in files]
         sources = [root]
     else:
         sources = [Path(s) for s in source]
@@ -42,10 +41,10 @@ def xml_files(source) -> list[tuple[Path, PurePosixPath, Path | None]]:
             raise InputError(
                 f"`source` must be a folder or existing XML files. Got {str(path)!r} instead."
             )
-    return [(p, PurePosixPath("."), None) for p in sources]
+    return [(p, "", None) for p in sources]
 
 
-def read_one(xml_path: Path, rel_parent: PurePosixPath, images, devkit: bool, rows) -> str:
+def read_one(xml_path: Path, rel_parent: str, images, devkit: bool, rows) -> str:
     try:
         root = ET.parse(xml_path).getroot()
     except ET.ParseError as exc:
@@ -56,10 +55,10 @@ def read_one(xml_path: Path, rel_parent: PurePosixPath, images, devkit: bool, ro
     if root.tag != "annotation":
         raise malformed(xml_path, "root element", "root element", "<annotation>", f"<{root.tag}>")
     filename = _text(root, "filename", xml_path, "<annotation>")
-    name = PurePosixPath(filename.replace("\\", "/")).name
-    item_id = str(rel_parent / name)
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    item_id = f"{rel_parent}/{name}" if rel_parent else name
     recorded = root.findtext("path")
-    beside = xml_path.parent if images is None else images / rel_parent
+    beside = os.path.dirname(xml_path) if images is None else os.path.join(images, rel_parent)
     path = existing_image(recorded.strip() if recorded else None, beside, name)
     width, height = _size(root, xml_path, path)
     extra = _image_fields(root, xml_path)

@@ -49,14 +49,16 @@ class Layout(NamedTuple):
     side_by_side: bool  # labels beside the images (CVAT, LabelImg), not under labels/
 
 
-def label_path(image: Path) -> Path:
+def label_path(image) -> str:
     """The label file ultralytics reads for ``image`` (its last ``/images/`` becomes ``/labels/``)."""
     sa, sb = f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}"
-    return Path(sb.join(str(image).rsplit(sa, 1)).rsplit(".", 1)[0] + ".txt")
+    return sb.join(os.fspath(image).rsplit(sa, 1)).rsplit(".", 1)[0] + ".txt"
 
 
-def _label_of(image: Path, layout: Layout) -> Path:
-    return image.with_suffix(".txt") if layout.side_by_side else label_path(image)
+def _label_of(image: Path, layout: Layout) -> str:
+    if layout.side_by_side:
+        return os.fspath(image).rsplit(".", 1)[0] + ".txt"
+    return label_path(image)
 
 
 def read_yolo(source, items) -> pd.DataFrame:
@@ -225,14 +227,14 @@ def _entries(layout: Layout, split: str, entry: Path, known) -> list[tuple[Path,
         return out
     if entry.is_dir():
         images = sorted(p for p in entry.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        cut = len(entry.as_posix()) + 1
-        from_files = [(p, p.as_posix()[cut:]) for p in images]
+        cut = len(str(entry)) + 1
+        from_files = [(p, str(p)[cut:].replace(os.sep, "/")) for p in images]
         if known is None:
             return from_files
         found = {rel for _, rel in from_files}
         extra = [
             (entry / rel, rel) for rel in known
-            if rel not in found and _label_of(entry / rel, layout).is_file()
+            if rel not in found and os.path.isfile(_label_of(entry / rel, layout))
         ]  # fmt: skip
         return from_files + extra
     if known is not None:
@@ -266,7 +268,7 @@ def _listed_id(image: Path, home: Path) -> str:
 
 def _read_split(layout: Layout, split: str, entry: Path, known, rows, seen: set) -> None:
     names = layout.names
-    matched: set[Path] = set()
+    matched: set[str] = set()
     for image, rel in _entries(layout, split, entry, known):
         lab = _label_of(image, layout)
         matched.add(lab)
@@ -294,9 +296,9 @@ def _read_split(layout: Layout, split: str, entry: Path, known, rows, seen: set)
             width, height = image_size(image if image.is_file() else path)
         _read_labels(lab, (item_id, path, int(width), int(height)), split, names, rows)
     if entry.is_dir() and not layout.side_by_side:
-        labels_dir = label_path(entry / "x.png").parent
+        labels_dir = Path(label_path(entry / "x.png")).parent
         if labels_dir.is_dir():
-            for orphan in sorted(set(labels_dir.rglob("*.txt")) - matched):
+            for orphan in sorted(set(map(str, labels_dir.rglob("*.txt"))) - matched):
                 raise InputError(
                     f"{orphan}: a label file must have an image (or an item in `items`). Found "
                     f"none for it in {str(entry)!r}."
@@ -304,11 +306,12 @@ def _read_split(layout: Layout, split: str, entry: Path, known, rows, seen: set)
 
 
 # -------------------------------------------------------------------------------- lines
-def _read_labels(lab: Path, base: tuple, split: str, names: list[str], rows: list) -> None:
+def _read_labels(lab: str, base: tuple, split: str, names: list[str], rows: list) -> None:
     item_id, path, width, height = base
     base = (item_id, path, int(width), int(height))
     try:
-        text = lab.read_text(encoding="utf-8-sig")
+        with open(lab, encoding="utf-8-sig") as f:
+            text = f.read()
     except FileNotFoundError:
         text = ""  # no label file: a background image for ultralytics
     lines = [(n, line.split()) for n, line in enumerate(text.splitlines(), start=1)]
@@ -319,13 +322,14 @@ def _read_labels(lab: Path, base: tuple, split: str, names: list[str], rows: lis
     W, H = float(width), float(height)
     tracks = all(len(f) in (6, 7) for _, f in lines)  # ultralytics save_conf / tracking output
     n_names = len(names)
+    lo, hi = -_SLACK, 1 + _SLACK
     for n, fields in lines:
         try:
             values = [float(v) for v in fields]
         except ValueError:
             bad = next(v for v in fields if not _is_number(v))
             raise malformed(lab, f"line {n}", "every field", "a number", bad) from None
-        if not all(math.isfinite(v) for v in values):
+        if not math.isfinite(sum(values)):  # inf - inf is nan: one sum tells
             raise malformed(lab, f"line {n}", "every field", "a finite number", " ".join(fields))
         cls = values[0]
         if not (cls.is_integer() and 0 <= cls < n_names):
@@ -333,12 +337,15 @@ def _read_labels(lab: Path, base: tuple, split: str, names: list[str], rows: lis
                 lab, f"line {n}", "the class id",
                 f"an integer in [0, {n_names - 1}] (names: {names})", fields[0],
             )  # fmt: skip
-        shape, coords, confidence, attrs = _fields(lab, n, fields, values, tracks)
-        bad = [v for v in coords if not -_SLACK <= v <= 1 + _SLACK]
-        if bad:
+        if len(values) == 5:  # the common line, inline
+            shape, coords, confidence, attrs = "box", values[1:], math.nan, {}
+        else:
+            shape, coords, confidence, attrs = _fields(lab, n, fields, values, tracks)
+        if min(coords) < lo or max(coords) > hi:
+            bad = next(v for v in coords if not lo <= v <= hi)
             raise malformed(
                 lab, f"line {n}", "the coordinates",
-                "normalised to [0, 1] by the image size (these look like pixels)", bad[0],
+                "normalised to [0, 1] by the image size (these look like pixels)", bad,
             )  # fmt: skip
         label = names[int(cls)]
         if shape == "box":
@@ -357,7 +364,7 @@ def _read_labels(lab: Path, base: tuple, split: str, names: list[str], rows: lis
             )  # fmt: skip
 
 
-def _fields(lab: Path, n: int, fields: list[str], values: list[float], tracks: bool):
+def _fields(lab: str, n: int, fields: list[str], values: list[float], tracks: bool):
     """``(shape, coordinates, confidence, attributes)`` of one line, by its field count.
 
     5: box. 6: box and a confidence in [0, 1] (``save_conf``), or a track id (an integer

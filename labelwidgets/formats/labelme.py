@@ -247,12 +247,12 @@ def to_labelme(df: pd.DataFrame, out_dir: str | os.PathLike) -> Path:
             "version": LABELME_VERSION,
             "flags": extra.get("flags") or {},
             "shapes": shapes,
-            "imagePath": Path(os.path.relpath(Path(image.path).resolve(), image_dir)).as_posix(),
+            "imagePath": Path(os.path.relpath(os.path.abspath(image.path), image_dir)).as_posix(),
             "imageData": None,
             "imageHeight": image.height,
             "imageWidth": image.width,
         }
-        planned[json_rel] = (image.item_id, json.dumps(document, ensure_ascii=False, indent=2))
+        planned[json_rel] = (image.item_id, json.dumps(document, ensure_ascii=False))
     targets = folder.claim(planned)
     folder.begin()
     for target, (_, text) in zip(targets, planned.values(), strict=True):

@@ -139,7 +139,7 @@ def export_crops(store_or_df, out_dir: str | os.PathLike, size=None, task: str |
     table = pd.DataFrame(written)
     folder.write_text(targets[-1], table.to_csv(index=False))
     folder.finish()
-    table.insert(0, "path", [str(t) for t in targets[:-1]])
+    table.insert(0, "path", [str(Path(out_dir, f)) for f in table["file"]])  # as `out_dir` names it
     return table
 
 

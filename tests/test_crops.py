@@ -203,7 +203,8 @@ def test_crops_manifest_maps_every_file_back_to_its_item_and_label(tmp_path):
         ("a.png", a, long_label, 6, 6, 5, 5),
     ])  # fmt: skip
     out = export_crops(df, tmp_path / "crops")
-    names = dict(zip(zip(out["item_id"], out["label"]), (Path(p).name for p in out["path"]),
+    keys = zip(out["item_id"], out["label"], strict=True)
+    names = dict(zip(keys, (Path(p).name for p in out["path"]),
                      strict=True))  # fmt: skip
     assert [names["a.png", lab] for lab in ("a/b", "a:b", "Cat", "cat")] == [
         "a_a_b_0.jpg", "a_a_b_1.jpg", "a_Cat_0.jpg", "a_cat_1.jpg",

@@ -8,7 +8,6 @@ names it (``annotations[12] (id 57)``).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -16,8 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._validate import InputError
-from ._common import COLUMNS, malformed
+from ._common import COLUMNS, malformed, read_json
 
 #: Keys of a COCO image entry that have a column; every other key is kept in image_attributes.
 IMAGE_KEYS = ("id", "file_name", "width", "height", "path")
@@ -27,13 +25,7 @@ EXTRA = ["image_attributes", "image_id", "category_id", "annotation_id"]
 
 
 def read_document(source: Path) -> dict:
-    try:
-        document = json.loads(source.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{source}, line {exc.lineno}, column {exc.colno}: the file must be valid JSON "
-            f"({exc.msg})."
-        ) from exc
+    document = read_json(source)
     if not isinstance(document, dict):
         raise malformed(
             source, "top level", "the document", "a JSON object", type(document).__name__

@@ -11,7 +11,7 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
 import numpy as np
@@ -259,6 +259,34 @@ def item_relpath(item_id: str) -> PurePosixPath:
             f"Got {item_id!r} instead; use ids relative to the image root (ImageSet's default)."
         )
     return rel
+
+
+def sidecar_path(item_id: str, suffix: str, taken: dict) -> tuple[PurePosixPath, PurePosixPath]:
+    """``(image path, annotation file path)`` of an item in a one-file-per-image export.
+
+    Item ``a/b.jpg`` gets ``a/b<suffix>``; an id without a file suffix (``"42"``) gets
+    ``42<suffix>``. ``taken`` maps the files planned so far to their items; a clash raises.
+    """
+    rel = item_relpath(item_id)
+    file_rel = rel.with_suffix(suffix) if rel.suffix else rel.with_name(rel.name + suffix)
+    if file_rel in taken:
+        raise InputError(
+            f"Every item must map to its own {suffix} file. Items {taken[file_rel]!r} and "
+            f"{item_id!r} both map to {str(file_rel)!r}; give them distinct stems."
+        )
+    taken[file_rel] = item_id
+    return rel, file_rel
+
+
+def read_json(path: Path):
+    """A JSON file's content; invalid JSON is an error naming the file, line and column."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{path}, line {exc.lineno}, column {exc.colno}: the file must be valid JSON "
+            f"({exc.msg})."
+        ) from exc
 
 
 def frame(rows: list[tuple], extra: Sequence[str] = ()) -> pd.DataFrame:

@@ -120,6 +120,14 @@ class ExportFolder:
                 )
         return self.root.joinpath(*rel.parts)
 
+    def write_all(self, planned: dict) -> None:
+        """Claim, then write ``{relative path: text}`` and finish (all checked before any write)."""
+        targets = self.claim(planned)
+        self.begin()
+        for target, text in zip(targets, planned.values(), strict=True):
+            self.write_text(target, text)
+        self.finish()
+
     # ------------------------------------------------------------------- writing
     def begin(self) -> None:
         """Record the old and the claimed files before writing (a crash leaves both listed)."""

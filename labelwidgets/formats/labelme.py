@@ -32,10 +32,11 @@ from ._common import (
     group_images,
     image_attributes,
     image_size,
-    item_relpath,
     malformed,
     no_objects,
     prepare,
+    read_json,
+    sidecar_path,
 )
 from ._export import MANIFEST, ExportFolder
 
@@ -104,13 +105,7 @@ def _json_files(source) -> list[tuple[Path, PurePosixPath]]:
 
 
 def _read_one(json_path: Path, rel_parent: PurePosixPath, rows: list) -> str:
-    try:
-        data = json.loads(json_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{json_path}, line {exc.lineno}, column {exc.colno}: the file must be valid JSON "
-            f"({exc.msg})."
-        ) from exc
+    data = read_json(json_path)
     if not isinstance(data, dict):
         raise malformed(json_path, "top level", "the document", "a JSON object", type(data).__name__)
     image_path = data.get("imagePath")
@@ -227,16 +222,11 @@ def to_labelme(df: pd.DataFrame, out_dir: str | os.PathLike) -> Path:
     folder = ExportFolder(out_dir, "labelme")
     labels, kinds = data["label"].tolist(), data["kind"].tolist()
     attrs, boxes = data["attributes"].tolist(), data[["x", "y", "w", "h"]].to_numpy().tolist()
-    planned: dict[PurePosixPath, tuple[str, str]] = {}
+    files: dict[PurePosixPath, str] = {}
+    planned: dict[PurePosixPath, str] = {}
     free = max((a["group_id"] for a in attrs if type(a.get("group_id")) is int), default=0) + 1
     for image in group_images(data):
-        rel = item_relpath(image.item_id)
-        json_rel = rel.with_suffix(".json") if rel.suffix else rel.with_name(rel.name + ".json")
-        if json_rel in planned:
-            raise InputError(
-                f"Every item must map to its own JSON file. Items {planned[json_rel][0]!r} and "
-                f"{image.item_id!r} both map to {str(json_rel)!r}; give them distinct stems."
-            )
+        _, json_rel = sidecar_path(image.item_id, ".json", files)
         image_dir = folder.root.joinpath(*json_rel.parent.parts)
         shapes: list[dict] = []
         for i in image.rows:
@@ -252,13 +242,9 @@ def to_labelme(df: pd.DataFrame, out_dir: str | os.PathLike) -> Path:
             "imageHeight": image.height,
             "imageWidth": image.width,
         }
-        planned[json_rel] = (image.item_id, json.dumps(document, ensure_ascii=False))
-    targets = folder.claim(planned)
-    folder.begin()
-    for target, (_, text) in zip(targets, planned.values(), strict=True):
-        folder.write_text(target, text)
-    folder.finish()
-    return folder.root
+        planned[json_rel] = json.dumps(document, ensure_ascii=False)
+    folder.write_all(planned)
+    return Path(out_dir)
 
 
 def _shapes(label: str, kind: str, box: list, attrs: dict, free: int) -> tuple[list[dict], int]:

@@ -30,7 +30,7 @@ from xml.sax.saxutils import escape
 import pandas as pd
 
 from .._validate import InputError, check_choice
-from ._common import frame, group_images, image_attributes, item_relpath, prepare
+from ._common import frame, group_images, image_attributes, prepare, sidecar_path
 from ._export import ExportFolder
 from ._voc_read import _FALSE, _FLAGS, _TRUE, read_one, xml_files
 
@@ -84,16 +84,9 @@ def to_voc(
     labels, kinds, attrs = data["label"].tolist(), data["kind"].tolist(), data["attributes"]
     xs, ys, ws, hs = (data[c].tolist() for c in ("x", "y", "w", "h"))
     files: dict[PurePosixPath, str] = {}
-    planned: list[tuple[PurePosixPath, str]] = []
+    planned: dict[PurePosixPath, str] = {}
     for image in group_images(data):
-        rel = item_relpath(image.item_id)
-        xml_rel = rel.with_suffix(".xml") if rel.suffix else rel.with_name(rel.name + ".xml")
-        if xml_rel in files:
-            raise InputError(
-                f"Every item must map to its own XML file. Items {files[xml_rel]!r} and "
-                f"{image.item_id!r} both map to {str(xml_rel)!r}; give them distinct stems."
-            )
-        files[xml_rel] = image.item_id
+        rel, xml_rel = sidecar_path(image.item_id, ".xml", files)
         filename = rel.name if rel.suffix else Path(image.path).name
         where = f"item {image.item_id!r}"
         extra = image_attributes(data, image)
@@ -116,13 +109,9 @@ def to_voc(
                     )
             parts.append(_object_xml(labels[i], box, attrs[i], corners, f"row {i} ({where})"))
         parts.append("</annotation>\n")
-        planned.append((xml_rel, "".join(parts)))
-    targets = folder.claim(rel for rel, _ in planned)  # every file checked before any write
-    folder.begin()
-    for target, (_, text) in zip(targets, planned, strict=True):
-        folder.write_text(target, text)
-    folder.finish()
-    return folder.root
+        planned[xml_rel] = "".join(parts)
+    folder.write_all(planned)
+    return Path(out_dir)
 
 
 def _xml(text, what: str, where: str) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from ._geometry import fit_box
-from ._validate import InputError, name_key
+from ._validate import InputError, check_name, name_key
 from .formats._export import ExportFolder
 from .images import image_size, open_image
 
@@ -166,6 +166,9 @@ def _boxes(source, task: str | None) -> pd.DataFrame:
     if task is not None and "task" in df:
         keep &= df["task"] == task
     df = df[keep]
+    for label in pd.unique(df["label"]):
+        if isinstance(label, str):
+            check_name(label, "label")  # control characters: crops.csv must read back
     no_path = df["path"].isna()
     if no_path.any():
         raise InputError(

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from labelwidgets._geometry import fit_box
+from labelwidgets._validate import InputError
 from labelwidgets.crops import export_crops, safe_filename
 
 W, H = 120, 90
@@ -230,3 +231,10 @@ def test_safe_filename_cuts_long_names_with_a_hash():
     one, two = safe_filename("x" * 300 + "1"), safe_filename("x" * 300 + "2")
     assert one != two and len(one.encode()) == len(two.encode()) == 96
     assert safe_filename("é" * 200).encode("utf-8").decode("utf-8")  # never cut mid-character
+
+
+def test_export_crops_refuses_control_characters_before_writing(tmp_path):
+    path = _gradient(tmp_path / "a.png")
+    with pytest.raises(InputError, match=r"`label` must not contain control characters"):
+        export_crops(_frame([("a.png", path, "red\x1b[0m", 1, 1, 5, 5)]), tmp_path / "c")
+    assert not (tmp_path / "c").exists()

@@ -438,3 +438,18 @@ def test_to_yolo_matches_ultralytics_convert_coco(tmp_path):
         mine, other = np.array(a.split(), float), np.array(b.split(), float)
         assert mine[0] == other[0] and mine.shape == other.shape
         assert np.abs(mine - other).max() < 1e-5  # "%g" keeps 6 significant digits
+
+
+def test_cvat_yolo_export_without_images_reads_with_items(tmp_path):
+    """CVAT exports YOLO 1.1 without images when "save images" is off: sizes come from items."""
+    obj_data = cvat_yolo(tmp_path / "yolo")
+    for name in IMAGES:
+        (obj_data.parent / "obj_train_data" / name).unlink()
+    items = pd.DataFrame({"item_id": list(IMAGES), "path": [f"/photos/{n}" for n in IMAGES],
+                          "width": [s[0] for s in IMAGES.values()],
+                          "height": [s[1] for s in IMAGES.values()]})  # fmt: skip
+    df = from_yolo(obj_data, items=items)
+    _same(df)
+    assert df["path"].str.startswith("/photos/").all()
+    with pytest.raises(ValueError, match=r"An image named by 'train' must exist.*a\.jpg"):
+        from_yolo(obj_data)

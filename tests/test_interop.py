@@ -453,3 +453,15 @@ def test_cvat_yolo_export_without_images_reads_with_items(tmp_path):
     assert df["path"].str.startswith("/photos/").all()
     with pytest.raises(ValueError, match=r"An image named by 'train' must exist.*a\.jpg"):
         from_yolo(obj_data)
+
+
+def test_multi_part_join_is_ultralytics_merge_multi_segment():
+    converter = pytest.importorskip("ultralytics.data.converter", reason="ultralytics missing")
+    from labelwidgets.formats._yolo_lines import merge_parts
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        parts = [(rng.random((int(rng.integers(3, 8)), 2)) * 100).round(2).tolist()
+                 for _ in range(int(rng.integers(2, 5)))]  # fmt: skip
+        theirs = converter.merge_multi_segment([sum(p, []) for p in parts])
+        assert merge_parts(parts) == np.concatenate(theirs, axis=0).tolist()

@@ -278,10 +278,24 @@ def sidecar_path(item_id: str, suffix: str, taken: dict) -> tuple[PurePosixPath,
     return rel, file_rel
 
 
+def files_below(root, suffixes: tuple[str, ...], skip: str = "") -> list[str]:
+    """Paths (text, sorted) of the files below ``root`` whose lower-case suffix is one of
+    ``suffixes``; links to folders are not followed. ``skip``: a file name to leave out."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        found += [
+            os.path.join(dirpath, name) for name in filenames
+            if name.lower().endswith(suffixes) and name != skip
+        ]  # fmt: skip
+    return sorted(found)
+
+
 def read_json(path: Path):
     """A JSON file's content; invalid JSON is an error naming the file, line and column."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as f:
+            return json.loads(f.read())
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{path}, line {exc.lineno}, column {exc.colno}: the file must be valid JSON "

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from .._validate import InputError
-from ._common import existing_image, image_size, malformed, no_objects
+from ._common import existing_image, files_below, image_size, malformed, no_objects
 
 _FLAGS = ("truncated", "difficult", "occluded")
 _TRUE, _FALSE = {"1", "true", "yes"}, {"0", "false", "no", ""}
@@ -25,14 +25,14 @@ def xml_files(source) -> list[tuple[Path, str, Path | None]]:
                 root = root / "Annotations"
             if root.name == "Annotations" and (root.parent / "JPEGImages").is_dir():
                 images = root.parent / "JPEGImages"
-            files = sorted(root.rglob("*.xml"))
+            files = files_below(root, (".xml",))
             if not files:
                 raise InputError(
                     f"`source` must be a folder holding VOC *.xml files. Got {str(root)!r}, "
                     "which holds none."
                 )
             cut = len(str(root)) + 1
-            return [(f, str(f.parent)[cut:].replace(os.sep, "/"), images) for f in files]
+            return [(f, os.path.dirname(f)[cut:].replace(os.sep, "/"), images) for f in files]
         sources = [root]
     else:
         sources = [Path(s) for s in source]
@@ -67,26 +67,70 @@ def read_one(xml_path: Path, rel_parent: str, images, devkit: bool, rows) -> str
         rows.append((*no_objects(item_id, path, width, height), extra))
     shift = 1.0 if devkit else 0.0
     for k, obj in enumerate(objects, start=1):
-        where = f"<object> {k}"
-        fields = {child.tag: child for child in obj}
-        label = _text(obj, "name", xml_path, where)
-        box = fields.get("bndbox")
-        if box is None:
-            raise malformed(xml_path, where, "<bndbox>", "present", None)
-        corners = {child.tag: child.text for child in box}
-        xmin, ymin, xmax, ymax = (
-            _number(corners.get(t), t, xml_path, f"{where} <bndbox>")
-            for t in ("xmin", "ymin", "xmax", "ymax")
-        )
-        for lo, hi, tag in ((xmin, xmax, "xmax"), (ymin, ymax, "ymax")):
-            if hi < lo:
-                raise malformed(xml_path, f"{where} <bndbox>", tag, f">= its min corner {lo:g}", hi)
-        attrs = _attributes(fields, xml_path, where)
+        label, box, attrs = _object(obj)
+        if box is None:  # something is off: read it again slowly, to name it
+            label, box, attrs = _object_checked(obj, xml_path, f"<object> {k}")
+        xmin, ymin, xmax, ymax = box
         rows.append(
             (item_id, path, width, height, "box", label, xmin - shift, ymin - shift,
              xmax - xmin + shift, ymax - ymin + shift, attrs, extra)
         )  # fmt: skip
     return item_id
+
+
+_FLAG_VALUES = {"0": False, "1": True, "false": False, "true": True, "no": False, "yes": True,
+                "": False}  # fmt: skip
+
+
+def _object(obj: ET.Element):
+    """``(label, (xmin, ymin, xmax, ymax), attributes)`` in one pass; box None when malformed."""
+    label = box = None
+    attrs: dict = {"truncated": False, "difficult": False}
+    for child in obj:
+        tag = child.tag
+        if tag == "name":
+            label = (child.text or "").strip()
+        elif tag == "bndbox":
+            box = child
+        elif tag in _FLAGS:
+            value = _FLAG_VALUES.get((child.text or "").strip().lower())
+            if value is None:
+                return None, None, None
+            attrs[tag] = value
+        elif tag == "pose":
+            pose = (child.text or "").strip()
+            if pose and pose != "Unspecified":
+                attrs["pose"] = pose
+        elif tag == "attributes":
+            return None, None, None  # CVAT attributes: the careful path
+    if not label or box is None:
+        return None, None, None
+    try:
+        corners = (float(box.findtext(t)) for t in ("xmin", "ymin", "xmax", "ymax"))
+        xmin, ymin, xmax, ymax = corners
+    except (TypeError, ValueError):
+        return None, None, None
+    if not math.isfinite(xmin + ymin + xmax + ymax) or xmax < xmin or ymax < ymin:
+        return None, None, None
+    return label, (xmin, ymin, xmax, ymax), attrs
+
+
+def _object_checked(obj: ET.Element, xml_path: Path, where: str):
+    """:func:`_object`, element by element, raising an error that names the bad one."""
+    fields = {child.tag: child for child in obj}
+    label = _text(obj, "name", xml_path, where)
+    box = fields.get("bndbox")
+    if box is None:
+        raise malformed(xml_path, where, "<bndbox>", "present", None)
+    corners = {child.tag: child.text for child in box}
+    xmin, ymin, xmax, ymax = (
+        _number(corners.get(t), t, xml_path, f"{where} <bndbox>")
+        for t in ("xmin", "ymin", "xmax", "ymax")
+    )
+    for lo, hi, tag in ((xmin, xmax, "xmax"), (ymin, ymax, "ymax")):
+        if hi < lo:
+            raise malformed(xml_path, f"{where} <bndbox>", tag, f">= its min corner {lo:g}", hi)
+    return label, (xmin, ymin, xmax, ymax), _attributes(fields, xml_path, where)
 
 
 def _image_fields(root: ET.Element, xml_path: Path) -> dict:

@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from .._validate import InputError
-from ._common import frame, image_size, malformed, no_objects
+from ._common import files_below, frame, image_size, malformed, no_objects
 from ._yolo_layout import Layout, check_inside, find_layout
 
 # ultralytics.data.utils.IMG_FORMATS (not imported: ultralytics is an optional, heavy dependency)
@@ -93,9 +93,9 @@ def _entries(layout: Layout, split: str, entry: Path, known) -> list[tuple[Path,
             out.append((image, _listed_id(image, layout.root)))
         return out
     if entry.is_dir():
-        images = sorted(p for p in entry.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        images = files_below(entry, tuple(IMAGE_SUFFIXES))
         cut = len(str(entry)) + 1
-        from_files = [(p, str(p)[cut:].replace(os.sep, "/")) for p in images]
+        from_files = [(p, p[cut:].replace(os.sep, "/")) for p in images]
         if known is None:
             return from_files
         found = {rel for _, rel in from_files}
@@ -143,7 +143,7 @@ def _read_split(layout: Layout, split: str, entry: Path, known, rows, seen: set)
             key = os.path.abspath(image)
             if key in seen:
                 continue  # listed in an earlier split too
-            if not image.is_file():
+            if not os.path.isfile(image):
                 raise InputError(
                     f"An image named by {split!r} must exist to read its size. Got "
                     f"{str(image)!r}, which does not; pass `items=` with width and height."
@@ -160,7 +160,7 @@ def _read_split(layout: Layout, split: str, entry: Path, known, rows, seen: set)
             continue
         seen.add(item_id)
         if pd.isna(width) or pd.isna(height):
-            width, height = image_size(image if image.is_file() else path)
+            width, height = image_size(image if os.path.isfile(image) else path)
         _read_labels(lab, (item_id, path, int(width), int(height)), split, names, rows)
     if entry.is_dir() and not layout.side_by_side:
         labels_dir = Path(label_path(entry / "x.png")).parent

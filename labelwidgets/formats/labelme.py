@@ -28,6 +28,7 @@ from .._validate import InputError
 from ._common import (
     bounding_box,
     existing_image,
+    files_below,
     frame,
     group_images,
     image_attributes,
@@ -73,7 +74,7 @@ def from_labelme(source: str | os.PathLike | Iterable[str | os.PathLike]) -> pd.
         or two files name the same image (naming both).
     """
     rows: list[tuple] = []
-    owner: dict[str, Path] = {}
+    owner: dict[str, str] = {}
     for json_path, rel_parent in _json_files(source):
         item_id = _read_one(json_path, rel_parent, rows)
         if item_id in owner:
@@ -85,26 +86,28 @@ def from_labelme(source: str | os.PathLike | Iterable[str | os.PathLike]) -> pd.
     return frame(rows, extra=["image_attributes"])
 
 
-def _json_files(source) -> list[tuple[Path, PurePosixPath]]:
+def _json_files(source) -> list[tuple[str, str]]:
+    """``(JSON file, its folder relative to source, "" at the top)`` of every file to read."""
     if isinstance(source, str | os.PathLike) and Path(source).is_dir():
-        root = Path(source)
-        files = sorted(p for p in root.rglob("*.json") if p.name != MANIFEST)
+        root = str(source)
+        files = files_below(root, (".json",), skip=MANIFEST)
         if not files:
             raise InputError(
-                f"`source` must be a folder holding labelme *.json files. Got {str(root)!r}, "
+                f"`source` must be a folder holding labelme *.json files. Got {root!r}, "
                 "which holds none."
             )
-        return [(f, PurePosixPath(f.parent.relative_to(root).as_posix())) for f in files]
+        cut = len(root.rstrip(os.sep)) + 1
+        return [(f, os.path.dirname(f)[cut:].replace(os.sep, "/")) for f in files]
     sources = [Path(source)] if isinstance(source, str | os.PathLike) else [Path(s) for s in source]
     for path in sources:
         if not path.is_file():
             raise InputError(
                 f"`source` must be a folder or existing JSON files. Got {str(path)!r} instead."
             )
-    return [(p, PurePosixPath(".")) for p in sources]
+    return [(str(p), "") for p in sources]
 
 
-def _read_one(json_path: Path, rel_parent: PurePosixPath, rows: list) -> str:
+def _read_one(json_path: str, rel_parent: str, rows: list) -> str:
     data = read_json(json_path)
     if not isinstance(data, dict):
         raise malformed(json_path, "top level", "the document", "a JSON object", type(data).__name__)
@@ -114,13 +117,14 @@ def _read_one(json_path: Path, rel_parent: PurePosixPath, rows: list) -> str:
     shapes = data.get("shapes")
     if not isinstance(shapes, list):
         raise malformed(json_path, "top level", "shapes", "a list", shapes)
-    name = PurePosixPath(image_path.replace("\\", "/")).name
-    item_id = str(rel_parent / name)
-    recorded = os.path.normpath(json_path.parent / image_path.replace("\\", "/"))
-    path = existing_image(recorded, json_path.parent, name)
+    image_path = image_path.replace("\\", "/")
+    name = image_path.rsplit("/", 1)[-1]
+    item_id = f"{rel_parent}/{name}" if rel_parent else name
+    folder = os.path.dirname(json_path)
+    path = existing_image(os.path.normpath(os.path.join(folder, image_path)), folder, name)
     width, height = data.get("imageWidth"), data.get("imageHeight")
     if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
-        if not Path(path).is_file():
+        if not os.path.isfile(path):
             raise malformed(
                 json_path, "top level", "imageWidth and imageHeight",
                 "positive integers (or the image beside the file)", (width, height),
@@ -147,10 +151,12 @@ def _read_one(json_path: Path, rel_parent: PurePosixPath, rows: list) -> str:
             continue
         if kind == "polygon" and key[1] is not None:
             merged[key] = len(rows)
-        attrs["points"] = points
-        xywh = bounding_box([points])
         if kind == "box":
-            del attrs["points"]
+            (x1, y1), (x2, y2) = points
+            xywh = (min(x1, x2), min(y1, y2), abs(x2 - x1), abs(y2 - y1))
+        else:
+            attrs["points"] = points
+            xywh = bounding_box([points])
         rows.append((*base, kind, label, *xywh, attrs, extra))
         count += 1
     if not count:
@@ -158,7 +164,7 @@ def _read_one(json_path: Path, rel_parent: PurePosixPath, rows: list) -> str:
     return item_id
 
 
-def _shape(shape: dict, json_path: Path, where: str):
+def _shape(shape: dict, json_path: str, where: str):
     shape_type = shape.get("shape_type") or "polygon"  # labelme's default for old files
     if shape_type not in _KIND:
         raise malformed(

@@ -59,7 +59,7 @@ def report_rows(
     )
 
 
-def check_report(report, required: Sequence[str] = REPORT_COLUMNS[:-1]) -> None:
+def check_report(report, required: Sequence[str] = tuple(REPORT_COLUMNS[:-1])) -> None:
     """Raise an ``InputError`` unless ``report`` has the report columns a reader needs."""
     check_columns(report, required, "report")
 

@@ -222,9 +222,9 @@ class LabelingSession(widgets.VBox):
         if item is None:
             self.header.value = f"<h4>All {n} items are done. Thank you, {html.escape(self.rater)}!</h4>"
         else:
-            meta = self.images.items.loc[self.images.items["item_id"] == item].iloc[0]
             fields = " · ".join(
-                f"{html.escape(str(c))}: {html.escape(str(meta[c]))}" for c in self.images.metadata_columns
+                f"{html.escape(str(c))}: {html.escape(str(v))}"
+                for c, v in self.images.metadata(item).items()
             )
             self.header.value = (
                 f"<b>{html.escape(item)}</b> &nbsp; item {self.index + 1} of {n}"
@@ -258,7 +258,7 @@ class LabelingSession(widgets.VBox):
 
     def _display_image(self, item_id: str):
         """The display form of an item's image (subclasses choose size and format)."""
-        return self.images.encoded(item_id)
+        return self.images.display(item_id)
 
     def say(self, message: str, ok: bool = False, error: bool = False) -> None:
         """Show a message in the status line."""

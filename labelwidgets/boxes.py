@@ -22,15 +22,11 @@ fixed size around its own centre.
 from __future__ import annotations
 
 import html
-import io
 import json
-import math
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import ipywidgets as widgets
 import pandas as pd
-from PIL import Image
 
 from ._geometry import check_box_size, fit_box, model_boxes, normalize_boxes
 from ._session import LabelingSession
@@ -197,8 +193,6 @@ class BoxAnnotator(LabelingSession):
         if not isinstance(min_size, int) or min_size < 1:
             raise ValueError(f"`min_size` must be a positive integer. Got {min_size!r} instead.")
         self.min_size = min_size
-        self._displayed: dict[str, tuple[bytes, tuple[int, int]]] = {}
-        self._display_lock = threading.Lock()
         self.task = task
         self.detector = detector
         self.detector_options = dict(detector_options or {})
@@ -298,7 +292,7 @@ class BoxAnnotator(LabelingSession):
                     error=True,
                 )
                 return []
-            kept, unknown = model_boxes(found, self.classes, *self._item_size(item_id))
+            kept, unknown = model_boxes(found, self.classes, *self.images.size(item_id))
             if unknown:
                 self._detector_notes[item_id] = (
                     f"Boxes of classes {unknown} were left out: the classes are "
@@ -314,10 +308,6 @@ class BoxAnnotator(LabelingSession):
             )
             self._model_rows[item_id] = kept
         return self._model_rows[item_id]
-
-    def _item_size(self, item_id: str) -> tuple[int, int]:
-        row = self.images.items.loc[self.images.items["item_id"] == item_id].iloc[0]
-        return int(row["width"]), int(row["height"])
 
     @property
     def boxes(self) -> list[dict]:
@@ -416,7 +406,7 @@ class BoxAnnotator(LabelingSession):
             boxes = [b for b in drawn if b["w"] > 0 and b["h"] > 0]
             if len(boxes) < len(drawn):
                 notes.append(f"{len(drawn) - len(boxes)} box(es) of zero size left out")
-        clean, clipped = normalize_boxes(boxes, self.classes, *self._item_size(item), self.box_size)
+        clean, clipped = normalize_boxes(boxes, self.classes, *self.images.size(item), self.box_size)
         notes += clipped
         sid = self.store.submit_boxes(item, self.task, clean, self.rater)
         self.answers[item] = clean
@@ -483,10 +473,10 @@ class BoxAnnotator(LabelingSession):
             # new bytes make it load, and measure, the image again
             self.bbox.image_bytes = b""
         self.bbox.layout.display = self.side.layout.display = None
-        data, (dw, dh) = self._image_for(item_id)
-        width, height = self._item_size(item_id)
-        self._size = (width, height)
-        self._scale = (dw / width, dh / height)
+        shown = self._image_for(item_id)
+        self._size = self.images.size(item_id)
+        self._scale = shown.scale
+        data = shown.data
         if item_id in self.answers:
             boxes, from_model = self.answers[item_id], False
         else:
@@ -525,33 +515,10 @@ class BoxAnnotator(LabelingSession):
             return
         super().close()
 
-    def _display_image(self, item_id: str) -> tuple[bytes, tuple[int, int]]:
-        """The bytes shown for an item and their size in pixels.
-
-        Images larger than ``max_size`` are downscaled (:meth:`ImageSet.encoded`); images
-        smaller than ``min_size`` are upscaled by a whole factor with nearest-neighbour
-        sampling, so every original pixel stays a crisp square and a box can be drawn on it.
-        """
-        with self._display_lock:
-            cached = self._displayed.get(item_id)
-        if cached is not None:
-            return cached
-        width, height = self._item_size(item_id)
-        factor = math.ceil(self.min_size / max(width, height))
-        if factor > 1 and max(width, height) * factor <= max(self.max_size, self.min_size):
-            big = self.images.load(item_id).resize((width * factor, height * factor), Image.NEAREST)
-            buf = io.BytesIO()
-            big.save(buf, format="PNG")
-            out = buf.getvalue(), big.size
-        else:
-            data, _fmt, _scale = self.images.encoded(item_id, max_size=self.max_size)
-            with Image.open(io.BytesIO(data)) as shown:
-                out = data, shown.size
-        with self._display_lock:  # the prefetch thread writes here too
-            self._displayed[item_id] = out
-            while len(self._displayed) > 32:
-                self._displayed.pop(next(iter(self._displayed)))
-        return out
+    def _display_image(self, item_id: str):
+        """The item's image for the browser: downscaled past ``max_size``, tiny images enlarged by a
+        whole factor up to ``min_size`` (see :func:`labelwidgets.images.encode_display`)."""
+        return self.images.display(item_id, max_size=self.max_size, min_size=self.min_size)
 
     def _handle_key(self, key: str, shift: bool = False, ctrl: bool = False) -> None:
         if self._common_key(key, ctrl):

@@ -8,9 +8,10 @@ import re
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
-from PIL import Image, ImageOps
+from PIL import Image
 
 from ._geometry import fit_box
+from .images import open_image
 
 __all__ = ["export_crops", "safe_filename"]
 
@@ -168,14 +169,11 @@ def _place(out: Path, item_id: str, image_path: str) -> tuple[Path, str]:
 
 def _open_upright(path: str) -> Image.Image:
     try:
-        with Image.open(path) as raw:
-            image = ImageOps.exif_transpose(raw).convert("RGB")
-    except Exception as exc:  # PIL raises OSError, ValueError, DecompressionBombError, ...
+        return open_image(path)
+    except OSError as exc:
         raise ValueError(
-            f"`path` must name an image that decodes. Got {str(path)!r} instead "
-            f"({type(exc).__name__}: {exc})."
+            f"`path` must name an image that decodes. Got {str(path)!r} instead ({exc})."
         ) from exc
-    return image
 
 
 def _window(x, y, w, h, width, height, crop_size, item_id) -> tuple[int, int, int, int]:

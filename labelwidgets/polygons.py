@@ -378,10 +378,6 @@ class _ShapeAnnotator(LabelingSession):
     def _after_undo(self, item_id: str) -> None:
         self.shapes = self._load_shapes()
 
-    def _size(self, item_id: str) -> tuple[int, int]:
-        row = self.images.items.loc[self.images.items["item_id"] == item_id].iloc[0]
-        return int(row["width"]), int(row["height"])
-
     def drawn(self) -> list[dict]:
         """The shapes on the canvas now (``[{"label", "points"}, ...]``, image pixels).
 
@@ -425,7 +421,7 @@ class _ShapeAnnotator(LabelingSession):
         item = self._require_item("submit")
         if shapes is None:
             shapes = self.drawn()
-        width, height = self._size(item)
+        width, height = self.images.size(item)
         clean, notes = normalize_shapes(shapes, self.kind, self.classes, width, height)
         sid = self.store.append(shape_rows(item, self.task, self.rater, self.kind, clean))
         self.shapes[item] = clean
@@ -452,7 +448,7 @@ class _ShapeAnnotator(LabelingSession):
         downscaled image the point recorded may differ from ``(x, y)`` by less than one canvas
         pixel; :meth:`submit` with explicit shapes records exact coordinates.
         """
-        width, height = self._size(self.current_item) if self.current_item else (0, 0)
+        width, height = self.images.size(self.current_item) if self.current_item else (0, 0)
         if not (0 <= x <= width and 0 <= y <= height):
             raise ValueError(
                 f"(x, y) must lie inside the image (0..{width} x 0..{height}). Got ({x}, {y})."
@@ -494,7 +490,7 @@ class _ShapeAnnotator(LabelingSession):
         self.annotator.layout.display = None
         previous = self._image_widget
         self._image_widget = widgets.Image(value=self._image_for(item_id), format="jpeg")
-        self.canvas.true_size = self._size(item_id)
+        self.canvas.true_size = self.images.size(item_id)
         self.annotator.display(self._image_widget)
         self.canvas._undo_queue.clear()  # undo steps of the previous image must not reach this one
         if hasattr(self.annotator, "edit_button"):

@@ -227,15 +227,15 @@ class MultiTaskTagger(LabelingSession):
             return
         self.image.layout.display = None
         self.tasks_box.layout.display = None
-        data, fmt, _scale = self._image_for(item_id)
+        shown = self._image_for(item_id)
         with self.image.hold_sync():
-            self.image.format = fmt
-            self.image.value = data
+            self.image.format = shown.format
+            self.image.value = shown.data
         self.selection = self._initial_selection(item_id)
         self._paint_tasks()
 
     def _display_image(self, item_id: str):
-        return self.images.encoded(item_id, max_size=self.max_size)
+        return self.images.display(item_id, max_size=self.max_size)
 
     def _paint_tasks(self) -> None:
         counts = self._counts

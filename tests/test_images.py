@@ -75,13 +75,15 @@ def test_from_csv_relative_paths_metadata_and_missing_files(tmp_path):
         ImageSet.from_csv(tmp_path / "items.csv")
 
 
-def test_from_dataframe_duplicates_and_encoded_cache(tmp_path):
+def test_from_dataframe_duplicates_and_display_cache(tmp_path):
     p = _save(tmp_path / "a.jpg", size=(2000, 1000))
     images = ImageSet.from_dataframe(pd.DataFrame({"path": [str(p), str(p)], "split": ["train", "val"]}))
     assert len(images) == 1 and images.skipped.loc[0, "reason"] == "duplicate item_id"
-    data, fmt, scale = images.encoded(str(p), max_size=500)
-    assert fmt == "jpeg" and scale == 0.25 and data[:2] == b"\xff\xd8"
-    assert images.encoded(str(p), max_size=500)[0] is data  # cached
+    shown = images.display(str(p), max_size=500)
+    assert shown.format == "jpeg" and shown.scale == (0.25, 0.25) and shown.data[:2] == b"\xff\xd8"
+    assert (shown.width, shown.height) == (500, 250)
+    assert images.display(str(p), max_size=500) is shown  # cached
+    assert images.size(str(p)) == (2000, 1000) and images.metadata(str(p)) == {"split": "train"}
     with pytest.raises(KeyError, match="`item_id` must be an item of this ImageSet"):
         images.load("nope")
 
@@ -104,3 +106,43 @@ def test_non_image_is_skipped_even_after_ultralytics_patches_pil(tmp_path):
     (tmp_path / "x.jpg").write_text("not an image")
     images = ImageSet.from_folder(tmp_path)
     assert len(images) == 0 and "not an image file" in images.skipped.loc[0, "reason"]
+
+
+def test_tiny_images_are_enlarged_by_a_whole_factor(tmp_path):
+    _save(tmp_path / "tiny.png", size=(96, 64))
+    images = ImageSet.from_folder(tmp_path, progress=False)
+    shown = images.display("tiny.png", max_size=768, min_size=384)
+    assert (shown.format, shown.width, shown.height, shown.scale) == ("png", 384, 256, (4.0, 4.0))
+
+
+def test_bad_file_names_and_dangling_links_become_skipped_rows(tmp_path):
+    import os
+
+    _save(tmp_path / "good.jpg")
+    bad = os.fsdecode(b"caf\xe9.jpg")  # Latin-1 bytes: not UTF-8
+    _save(tmp_path / bad)
+    (tmp_path / "gone.jpg").symlink_to(tmp_path / "missing.jpg")
+    images = ImageSet.from_folder(tmp_path, progress=False)
+    assert images.item_ids == ["good.jpg"]
+    reasons = dict(zip(images.skipped["path"], images.skipped["reason"], strict=True))
+    assert reasons[str(tmp_path / "caf\\xe9.jpg")].startswith("the file name is not valid UTF-8")
+    assert reasons[str(tmp_path / "gone.jpg")] == "a symbolic link whose target is missing"
+
+
+def test_sixteen_bit_and_float_images_are_scaled(tmp_path):
+    from labelwidgets.images import to_rgb
+
+    arr = np.array([[0, 1000], [2000, 4000]], dtype=np.uint16)
+    Image.fromarray(arr).save(tmp_path / "deep.png")
+    img = open_image(tmp_path / "deep.png")
+    assert img.mode == "RGB" and img.getpixel((0, 0)) == (0, 0, 0) and img.getpixel((1, 1)) == (255, 255, 255)
+    assert to_rgb(np.full((2, 2), 0.5)).getpixel((0, 0)) == (0, 0, 0)  # flat: no range to scale
+
+
+def test_images_over_the_pixel_limit_are_refused(tmp_path, monkeypatch):
+    import labelwidgets.images as im
+
+    p = _save(tmp_path / "big.png", size=(200, 100))
+    monkeypatch.setattr(im, "MAX_PIXELS", 10_000)
+    with pytest.raises(OSError, match=r"big.png is 200 x 100 pixels, more than the limit of 10,000"):
+        open_image(p)

@@ -15,15 +15,13 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from .._validate import check_names
+from ..images import image_size as _image_size
 
 REQUIRED = ("item_id", "path", "label", "x", "y", "w", "h")
 COLUMNS = ["item_id", "path", "width", "height", "kind", "label", "x", "y", "w", "h", "attributes"]
 SHAPES = ("box", "polygon", "point")
-EXIF_ORIENTATION = 0x0112
-_SWAPS_SIDES = {5, 6, 7, 8}  # orientations that rotate by 90 degrees
 
 
 class ImageGroup(NamedTuple):
@@ -37,17 +35,14 @@ class ImageGroup(NamedTuple):
 
 
 def image_size(path) -> tuple[int, int]:
-    """``(width, height)`` of the image as displayed (EXIF orientation applied), header only."""
+    """``(width, height)`` of the upright image, header only (:func:`labelwidgets.images.image_size`)."""
     try:
-        with Image.open(path) as im:
-            width, height = im.size
-            orientation = im.getexif().get(EXIF_ORIENTATION, 1)
-    except Exception as exc:  # PIL raises OSError, ValueError, DecompressionBombError, ...
+        return _image_size(path)
+    except OSError as exc:
         raise ValueError(
             f"`path` must name a readable image file to read its size. Got {str(path)!r} "
-            f"instead ({type(exc).__name__}: {exc}). Pass `width` and `height` columns to skip it."
+            f"instead ({exc}). Pass `width` and `height` columns to skip it."
         ) from exc
-    return (height, width) if orientation in _SWAPS_SIDES else (width, height)
 
 
 def malformed(file, where: str, what: str, constraint: str, got) -> ValueError:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import warnings
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
@@ -27,10 +26,9 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import yaml
-from PIL import Image, ImageOps
 
+from ..images import write_upright
 from ._common import (
-    EXIF_ORIENTATION,
     ImageGroup,
     check_classes,
     check_labels,
@@ -283,25 +281,12 @@ def _outside(x0: float, y0: float, x1: float, y1: float, W: int, H: int) -> bool
 def _copy_image(source: str, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with Image.open(source) as im:
-            orientation = im.getexif().get(EXIF_ORIENTATION, 1)
-            same_format = Image.registered_extensions().get(target.suffix.lower()) == im.format
-            im.load()  # a truncated or corrupt file fails here, not inside ultralytics
-            if orientation == 1 and same_format:
-                copy = True
-            else:
-                copy = False
-                upright = ImageOps.exif_transpose(im)
-                if target.suffix.lower() in {".jpg", ".jpeg"} and upright.mode not in ("RGB", "L"):
-                    upright = upright.convert("RGB")
-                upright.save(target, quality=95)
-    except Exception as exc:
+        write_upright(source, target)
+    except (OSError, SyntaxError, ValueError) as exc:
         raise ValueError(
             f"`path` must name an image that decodes. Got {source!r} instead "
             f"({type(exc).__name__}: {exc})."
         ) from exc
-    if copy and os.path.realpath(source) != os.path.realpath(target):
-        shutil.copyfile(source, target)
 
 
 def from_yolo(source: str | os.PathLike, items: pd.DataFrame | None = None) -> pd.DataFrame:

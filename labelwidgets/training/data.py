@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from ..images import _scaled, to_rgb
+
 __all__ = ["ArrayImages", "check_images", "load_images", "check_labels"]
 
 
@@ -43,8 +45,7 @@ class ArrayImages:
                 f"1|3|4). Got shape {arr.shape!r} instead."
             )
         if arr.dtype != np.uint8:
-            lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 1.0)
-            arr = np.round((arr.astype(float) - lo) / ((hi - lo) or 1.0) * 255).astype(np.uint8)
+            arr = _scaled(arr)
         if arr.ndim == 4 and arr.shape[3] == 1:
             arr = arr[..., 0]
         ids = (
@@ -84,7 +85,7 @@ class ArrayImages:
             raise KeyError(
                 f"`item_id` must be one of the array's ids. Got {item_id!r} instead."
             ) from None
-        return Image.fromarray(arr).convert("RGB")
+        return to_rgb(arr)
 
 
 def check_images(images, name: str = "images"):
@@ -122,12 +123,7 @@ def load_images(images, item_ids, image_size: int):
 
     out = torch.empty((len(item_ids), 3, image_size, image_size), dtype=torch.uint8)
     for i, item_id in enumerate(item_ids):
-        img = images.load(item_id)
-        if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-            arr = np.asarray(img, dtype=float)
-            span = (arr.max() - arr.min()) or 1.0
-            img = Image.fromarray(np.uint8(np.round((arr - arr.min()) / span * 255)))
-        img = img.convert("RGB").resize((image_size, image_size), Image.Resampling.BILINEAR)
+        img = to_rgb(images.load(item_id)).resize((image_size, image_size), Image.Resampling.BILINEAR)
         out[i] = torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1)
     return out
 

@@ -97,13 +97,14 @@ def check_classes(classes) -> list[str]:
 
 def check_labels(df: pd.DataFrame, classes: list[str]) -> None:
     """Raise if a row's label is not one of ``classes``."""
-    allowed = set(classes)
-    for i, (label, item) in enumerate(zip(df["label"], df["item_id"], strict=True)):
-        if label is not None and label not in allowed:
-            raise InputError(
-                f"`label` must be one of {classes} (the `classes` passed). Got {label!r} in "
-                f"row {i} (item {item!r}) instead; add it to `classes` or drop the row."
-            )
+    labels = df["label"]
+    bad = np.flatnonzero((labels.notna() & ~labels.isin(classes)).to_numpy())
+    if len(bad):
+        i = int(bad[0])
+        raise InputError(
+            f"`label` must be one of {classes} (the `classes` passed). Got {labels.iat[i]!r} in "
+            f"row {i} (item {df['item_id'].iat[i]!r}) instead; add it to `classes` or drop the row."
+        )
 
 
 def prepare(df, name: str = "df") -> pd.DataFrame:
@@ -243,11 +244,14 @@ def group_images(df: pd.DataFrame) -> list[ImageGroup]:
     return groups
 
 
-def image_attributes(data: pd.DataFrame, image: ImageGroup) -> dict:
-    """The image-level fields a reader kept for ``image`` (``image_attributes``), or ``{}``."""
+def image_attributes(data: pd.DataFrame) -> list[dict]:
+    """Per row, the image-level fields a reader kept (``image_attributes``), or ``{}``.
+
+    Index it with an image's ``first`` row (:class:`ImageGroup`).
+    """
     if "image_attributes" not in data:
-        return {}
-    return data["image_attributes"].iat[image.first]
+        return [{}] * len(data)
+    return data["image_attributes"].tolist()
 
 
 def item_relpath(item_id: str) -> PurePosixPath:

@@ -47,6 +47,7 @@ class ExportFolder:
         self.kind = kind
         self._old: set[PurePosixPath] = set()
         self._new: dict[PurePosixPath, None] = {}
+        self._made: set[Path] = set()  # folders known to exist
         if not self.root.is_dir():
             return
         manifest = self.root / MANIFEST
@@ -132,12 +133,16 @@ class ExportFolder:
     def begin(self) -> None:
         """Record the old and the claimed files before writing (a crash leaves both listed)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        self._write_manifest(sorted(self._old | set(self._new)))
+        self._write_manifest(sorted(self._old | set(self._new), key=str))
 
     def write_text(self, target: Path, text: str) -> None:
         """Write a claimed file (UTF-8)."""
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        parent = target.parent
+        if parent not in self._made:
+            parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(parent)
+        with open(target, "w", encoding="utf-8") as f:
+            f.write(text)
 
     def finish(self, keep: set[str] = frozenset()) -> None:
         """Remove the stale files of the previous export and write the new manifest.
@@ -146,7 +151,7 @@ class ExportFolder:
         listed.
         """
         kept = []
-        for rel in sorted(self._old - set(self._new), key=lambda p: -len(p.parts)):
+        for rel in self._old - set(self._new):
             if os.path.realpath(self.root.joinpath(*rel.parts)) in keep:
                 kept.append(rel)
             else:

@@ -93,12 +93,13 @@ def to_coco(
     boxes = data[["x", "y", "w", "h"]].to_numpy().tolist()
     confidence = data["confidence"].tolist() if "confidence" in data else None
     images, annotations = [], []
+    extras = image_attributes(data)
     for image, image_id in zip(groups, image_ids, strict=True):
         entry = {
             "id": image_id, "file_name": image.item_id, "width": image.width,
             "height": image.height, "path": image.path,
         }  # fmt: skip
-        for key, value in image_attributes(data, image).items():
+        for key, value in extras[image.first].items():
             if key not in IMAGE_KEYS and key not in _FOREIGN_IMAGE_KEYS:
                 entry[key] = value
         images.append(entry)

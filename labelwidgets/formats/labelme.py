@@ -231,6 +231,7 @@ def to_labelme(df: pd.DataFrame, out_dir: str | os.PathLike) -> Path:
     files: dict[PurePosixPath, str] = {}
     planned: dict[PurePosixPath, str] = {}
     free = max((a["group_id"] for a in attrs if type(a.get("group_id")) is int), default=0) + 1
+    extras = image_attributes(data)
     for image in group_images(data):
         _, json_rel = sidecar_path(image.item_id, ".json", files)
         image_dir = folder.root.joinpath(*json_rel.parent.parts)
@@ -238,7 +239,7 @@ def to_labelme(df: pd.DataFrame, out_dir: str | os.PathLike) -> Path:
         for i in image.rows:
             new, free = _shapes(labels[i], kinds[i], boxes[i], dict(attrs[i]), free)
             shapes += new
-        extra = image_attributes(data, image)
+        extra = extras[image.first]
         document = {
             "version": LABELME_VERSION,
             "flags": extra.get("flags") or {},

@@ -81,15 +81,17 @@ def to_voc(
     check_choice(corners, CORNERS, "corners")
     data = prepare(df)
     folder = ExportFolder(out_dir, "voc")
-    labels, kinds, attrs = data["label"].tolist(), data["kind"].tolist(), data["attributes"]
+    labels, kinds = data["label"].tolist(), data["kind"].tolist()
+    attrs = data["attributes"].tolist()
     xs, ys, ws, hs = (data[c].tolist() for c in ("x", "y", "w", "h"))
     files: dict[PurePosixPath, str] = {}
     planned: dict[PurePosixPath, str] = {}
+    extras = image_attributes(data)
     for image in group_images(data):
         rel, xml_rel = sidecar_path(image.item_id, ".xml", files)
         filename = rel.name if rel.suffix else Path(image.path).name
         where = f"item {image.item_id!r}"
-        extra = image_attributes(data, image)
+        extra = extras[image.first]
         parts = [
             _head(
                 _xml(Path(image.path).parent.name, "folder", where),
@@ -117,6 +119,8 @@ def to_voc(
 def _xml(text, what: str, where: str) -> str:
     """``text`` escaped for XML; refuses characters XML 1.0 cannot hold."""
     text = str(text)
+    if text.isalnum():  # most labels and file names: nothing to check or escape
+        return text
     bad = _NOT_XML.search(text)
     if bad:
         raise InputError(

@@ -48,6 +48,7 @@ class ExportFolder:
         self._old: set[PurePosixPath] = set()
         self._new: dict[PurePosixPath, None] = {}
         self._made: set[Path] = set()  # folders known to exist
+        self._folders: dict[tuple, bool] = {}  # folders checked: whether they exist
         if not self.root.is_dir():
             return
         manifest = self.root / MANIFEST
@@ -94,8 +95,8 @@ class ExportFolder:
                 raise InputError(
                     f"An export path must lie inside `out_dir`. Got {str(rel)!r} instead."
                 )
-            target = self._checked(rel)
-            if target.exists() and rel not in self._old and rel not in self._new:
+            target, exists = self._checked(rel)
+            if exists and rel not in self._old and rel not in self._new:
                 raise InputError(
                     f"An export must not replace a file it did not write. Got {str(target)!r}, "
                     f"which is not listed in {MANIFEST}; move it away or choose a new folder."
@@ -104,22 +105,39 @@ class ExportFolder:
             out.append(target)
         return out
 
-    def _checked(self, rel: PurePosixPath) -> Path:
-        current = self.root
-        for k, part in enumerate(rel.parts):
-            current = current / part
-            try:
-                mode = os.lstat(current).st_mode
-            except FileNotFoundError:
-                break
-            ok = stat.S_ISREG(mode) if k == len(rel.parts) - 1 else stat.S_ISDIR(mode)
-            if not ok:
-                raise InputError(
-                    f"An export never writes through a link or over a non-file. Got "
-                    f"{str(current)!r} on the way to {str(rel)!r}; remove it or choose a new "
-                    "folder."
-                )
-        return self.root.joinpath(*rel.parts)
+    def _checked(self, rel: PurePosixPath) -> tuple[Path, bool]:
+        """``(absolute path, whether a file is there)``; raises on a link or a non-folder."""
+        parts = rel.parts
+        folder = parts[:-1]
+        if folder not in self._folders:  # each folder on the way is checked once
+            current, there = self.root, True
+            for part in folder:
+                current = current / part
+                try:
+                    mode = os.lstat(current).st_mode
+                except FileNotFoundError:
+                    there = False
+                    break
+                if not stat.S_ISDIR(mode):
+                    self._refuse(current, rel)
+            self._folders[folder] = there
+        target = self.root.joinpath(*parts)
+        if not self._folders[folder]:
+            return target, False
+        try:
+            mode = os.lstat(target).st_mode
+        except FileNotFoundError:
+            return target, False
+        if not stat.S_ISREG(mode):
+            self._refuse(target, rel)
+        return target, True
+
+    @staticmethod
+    def _refuse(path: Path, rel: PurePosixPath):
+        raise InputError(
+            f"An export never writes through a link or over a non-file. Got {str(path)!r} on "
+            f"the way to {str(rel)!r}; remove it or choose a new folder."
+        )
 
     def write_all(self, planned: dict) -> None:
         """Claim, then write ``{relative path: text}`` and finish (all checked before any write)."""

@@ -132,6 +132,9 @@ _ANN_ORDER = ("id", "image_id", "category_id")
 
 
 def _annotation(attrs: dict, kind: str, box: list) -> dict:
+    if not attrs and kind == "box":  # the common case
+        return {"id": None, "image_id": None, "category_id": None, "bbox": box,
+                "area": box[2] * box[3], "iscrowd": 0, "segmentation": []}  # fmt: skip
     extra = dict(attrs)
     points = extra.pop("points", None)
     parts = extra.pop("extra_parts", None) or []

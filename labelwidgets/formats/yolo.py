@@ -127,8 +127,9 @@ def to_yolo(
         seen[rel] = image.item_id
         lines, n_clipped = label_lines(columns, image, class_id)
         clipped += n_clipped
-        image_file = PurePosixPath("images", split, rel)
-        label_file = PurePosixPath("labels", split, rel).with_suffix(".txt")  # as label_path
+        text_rel = rel.as_posix()
+        image_file = f"images/{split}/{text_rel}"
+        label_file = f"labels/{split}/{text_rel.rsplit('.', 1)[0]}.txt"  # as label_path
         planned.append((image.path, image_file, label_file, "".join(lines)))
     rels = [p[2] for p in planned] + ([p[1] for p in planned] if copy_images else [])
     targets = dict(zip(rels, folder.claim([*rels, "data.yaml"]), strict=False))

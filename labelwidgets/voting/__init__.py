@@ -29,11 +29,13 @@ votes), ``_votes`` (its read-only ``votes`` dicts), ``_boxes`` (box matching and
 from ._agreement import agreement, cohen_kappa, confusion, krippendorff_alpha, plot_confusion
 from ._assign import assign
 from ._boxes import match_boxes
-from ._common import POLICIES, RESOLVED_COLUMNS, STATUSES
+from ._common import METHODS, POLICIES, RESOLVED_COLUMNS, STATUSES
+from ._quality import plot_rater_quality, rater_quality
 from ._resolve import resolve
 from ._votes import Votes
 
 __all__ = [
+    "METHODS",
     "POLICIES",
     "RESOLVED_COLUMNS",
     "STATUSES",
@@ -45,5 +47,7 @@ __all__ = [
     "krippendorff_alpha",
     "match_boxes",
     "plot_confusion",
+    "plot_rater_quality",
+    "rater_quality",
     "resolve",
 ]

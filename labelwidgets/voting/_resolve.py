@@ -407,7 +407,7 @@ def _dawid_skene(key, n, rater_c, lab, key_task, task_u, rater_u, lab_u, rule: _
             in_task = np.flatnonzero(key_task == t)
             start, stop = int(in_task[0]), int(in_task[-1]) + 1
             sel = (key >= start) & (key < stop)
-        fit, classes = dawid_skene_codes(
+        fit, classes, _ = dawid_skene_codes(
             key[sel] - start, rater_c[sel], lab[sel], stop - start, lab_u, ds, task_u[t], rater_u
         )
         top = fit.posteriors.argmax(axis=1)
@@ -427,8 +427,11 @@ def _dawid_skene(key, n, rater_c, lab, key_task, task_u, rater_u, lab_u, rule: _
 
 
 def dawid_skene_codes(item, rater_c, lab, n_items: int, lab_u, ds: dict, task, rater_u):
-    """Fit one task's Dawid-Skene model from global codes; returns the fit and the label codes
-    (of ``lab_u``) of its classes, in name order (the fit's class order)."""
+    """Fit one task's Dawid-Skene model from global codes.
+
+    Returns the fit, the label codes (of ``lab_u``) of its classes in name order (the fit's
+    class order) and the rater codes in the fit's rater order.
+    """
     rater_local, raters = pd.factorize(rater_c)
     if len(raters) < 2:
         raise InputError(
@@ -444,7 +447,7 @@ def dawid_skene_codes(item, rater_c, lab, n_items: int, lab_u, ds: dict, task, r
         item, rater_local.astype(np.int64), local[lab], n_items, len(raters), len(classes),
         n_iter=ds["n_iter"], tol=ds["tol"],
     )  # fmt: skip
-    return fit, classes
+    return fit, classes, np.asarray(raters)
 
 
 def _check_options(labels: pd.DataFrame, tasks) -> None:

@@ -30,6 +30,7 @@ from ._agreement import agreement, cohen_kappa, confusion, krippendorff_alpha, p
 from ._assign import assign
 from ._boxes import match_boxes
 from ._common import METHODS, POLICIES, RESOLVED_COLUMNS, STATUSES
+from ._issues import label_issues
 from ._quality import plot_rater_quality, rater_quality
 from ._resolve import resolve
 from ._votes import Votes
@@ -45,6 +46,7 @@ __all__ = [
     "cohen_kappa",
     "confusion",
     "krippendorff_alpha",
+    "label_issues",
     "match_boxes",
     "plot_confusion",
     "plot_rater_quality",

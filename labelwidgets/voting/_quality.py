@@ -120,9 +120,9 @@ def rater_quality(
     ...               "x", "x", "x", "o", "o", "o", "x", "x", "o"]})
     >>> rater_quality(votes)[["rater", "n_items", "agreement"]]
       rater  n_items  agreement
-    0   ann        6   1.000000
-    1   bob        6   1.000000
-    2    cy        6   0.666667
+    0   ann        6        1.0
+    1   bob        6        1.0
+    2    cy        6        0.5
     """
     labels = _validate_labels(labels)
     task = _one_task(labels, task)

@@ -75,7 +75,7 @@ def probability_matrix(probabilities: pd.DataFrame) -> tuple[np.ndarray, np.ndar
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise InputError(
-            f"`probability` must be a number in [0, 1]. Got {p[i]!r} for item "
+            f"`probability` must be a number in [0, 1]. Got {float(p[i])!r} for item "
             f"{probabilities['item_id'].iloc[i]!r}, class {probabilities['class'].iloc[i]!r} "
             "instead."
         )

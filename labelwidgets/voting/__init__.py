@@ -30,12 +30,15 @@ from ._agreement import agreement, cohen_kappa, confusion, krippendorff_alpha, p
 from ._assign import assign
 from ._boxes import match_boxes
 from ._common import METHODS, POLICIES, RESOLVED_COLUMNS, STATUSES
+from ._finished import NEEDS, Finished, finished
 from ._issues import label_issues
 from ._quality import plot_rater_quality, rater_quality
 from ._resolve import resolve
 from ._votes import Votes
 
 __all__ = [
+    "NEEDS",
+    "Finished",
     "METHODS",
     "POLICIES",
     "RESOLVED_COLUMNS",
@@ -45,6 +48,7 @@ __all__ = [
     "assign",
     "cohen_kappa",
     "confusion",
+    "finished",
     "krippendorff_alpha",
     "label_issues",
     "match_boxes",

@@ -50,7 +50,7 @@ def reference_intervals(df, ci, n_boot, seed):
         reps = {}
         for b in range(n_boot):
             sample = wide.iloc[idx[b]]
-            matrix = sample.apply(lambda col: col.map(code)).to_numpy(dtype=float).T
+            matrix = sample.apply(lambda col, code=code: col.map(code)).to_numpy(dtype=float).T
             alpha = krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal")
             raters = sorted(wide.columns)
             for i, ra in enumerate(raters):

@@ -52,13 +52,17 @@ def _one_label_per_item(labels: pd.DataFrame, task) -> tuple[pd.DataFrame, objec
                 "instead; label_issues checks classification labels."
             )
         labels = labels[~labels["kind"].isin(["skip", "retract"]).to_numpy()]
-    listed = [v for v in labels["label"] if isinstance(v, list | tuple)]
+    listed = []
+    if labels["label"].dtype == object:  # string columns cannot hold a multi-label list
+        listed = [v for v in labels["label"] if isinstance(v, list | tuple)]
     if listed:
         raise InputError(
             f"`labels` must hold one class per item. Got a multi-label answer {listed[0]!r} "
             "instead; label_issues checks single-label tasks."
         )
-    df = labels.loc[labels["label"].notna().to_numpy(), ["item_id", "label"]].drop_duplicates()
+    df = labels.loc[labels["label"].notna().to_numpy(), ["item_id", "label"]]
+    if df["item_id"].duplicated().any():  # agreeing raters give one label
+        df = df.drop_duplicates()
     clash = df["item_id"][df["item_id"].duplicated()].unique()
     if len(clash):
         shown = {str(i): sorted(map(str, df.loc[df["item_id"] == i, "label"])) for i in clash[:3]}
@@ -157,8 +161,7 @@ def label_issues(
             f"items, e.g. {shown!r}; predict them out of sample (cross-validation) first."
         )
     pred = matrix[rows.astype(np.int64)]
-    code_of = {str(c): k for k, c in enumerate(classes)}
-    y = np.array([code_of[str(v)] for v in given["label"]], dtype=np.int64)
+    y = pd.Index(classes.astype(str)).get_indexer(given["label"].astype(str)).astype(np.int64)
     find_label_issues, get_label_quality_scores = _cleanlab()
     import warnings
 

@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 import warnings
 
 import numpy as np
 import pandas as pd
+from voting_resolve import timed  # the same round-robin timing (benchmarks/ is on sys.path)
 
 from labelwidgets.voting import resolve
 from labelwidgets.voting._dawid_skene import fit_dawid_skene
@@ -59,19 +59,6 @@ def make_votes(n_items: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
         }
     )
     return votes, truth
-
-
-def timed(fns: dict, repeats: int) -> dict:
-    """Median and p95 seconds of each function (taking turns), and its last output."""
-    times = {name: [] for name in fns}
-    outs = {}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            outs[name] = fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: (float(np.median(t)), float(np.percentile(t, 95)), outs[name])
-            for name, t in times.items()}  # fmt: skip
 
 
 def main() -> None:

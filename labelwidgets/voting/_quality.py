@@ -207,9 +207,10 @@ def plot_rater_quality(quality: pd.DataFrame, confusions: bool = True):
     left.plot(quality["agreement"], y, "o", color="tab:orange", label="agreement with consensus")
     left.axvline(1 / n_classes, color="grey", linestyle="--", label=f"chance (1/{n_classes})")
     for bar, acc, items in zip(bars, quality["accuracy"], quality["n_items"], strict=True):
-        left.text(min(acc, 1.0) - 0.02, bar.get_y() + bar.get_height() / 2,
-                  f"{acc:.0%} · {items} items", ha="right", va="center", color="white",
-                  fontsize=9)  # fmt: skip
+        inside = acc >= 0.4  # a short bar gets its text beside it
+        left.text(acc - 0.02 if inside else acc + 0.02, bar.get_y() + bar.get_height() / 2,
+                  f"{acc:.0%} · {items} items", ha="right" if inside else "left", va="center",
+                  color="white" if inside else "black", fontsize=9)  # fmt: skip
     left.set_yticks(y, raters)
     left.set_xlim(0, 1)
     left.set_title("How often right")

@@ -192,9 +192,12 @@ def _alpha_from_coincidence(coincidence: np.ndarray) -> np.ndarray:
 
 
 def _weights(idx: np.ndarray, n_items: int) -> np.ndarray:
-    """How often each item is drawn in each bootstrap sample: (B, n_items) from draws (B, n)."""
-    b = np.arange(len(idx))[:, None] * n_items
-    return np.bincount((b + idx).ravel(), minlength=len(idx) * n_items).reshape(len(idx), n_items)
+    """How often each item is drawn in each bootstrap sample: (n_items, B) floats from draws
+    (B, n), C-ordered for the sparse products."""
+    n_samples = len(idx)
+    cell = idx * n_samples + np.arange(n_samples)[:, None]
+    counts = np.bincount(cell.ravel(), minlength=n_items * n_samples)
+    return counts.astype(float).reshape(n_items, n_samples)
 
 
 def _bootstrap(coded: pd.DataFrame, raters, n_values: int, rng, n_boot: int):
@@ -203,6 +206,8 @@ def _bootstrap(coded: pd.DataFrame, raters, n_values: int, rng, n_boot: int):
     Returns ``{pair: (pa, kappa, ac1)}`` and the alpha replicates, arrays of length
     ``n_boot``; every pair and alpha use the same draws.
     """
+    from scipy import sparse
+
     n_items = len(coded)
     idx = rng.integers(0, n_items, size=(n_boot, n_items))
     values = coded.to_numpy(dtype=float)  # items x raters, NaN where not answered
@@ -219,21 +224,23 @@ def _bootstrap(coded: pd.DataFrame, raters, n_values: int, rng, n_boot: int):
         (c[:, :, None] * c[:, None, :] - np.einsum("ij,jk->ijk", c, np.eye(n_values)))
         / (m[pairable] - 1)[:, None, None]
     ).reshape(len(c), -1)
+    contrib = sparse.csr_matrix(contrib.T)  # cells x items
     col = {r: j for j, r in enumerate(coded.columns)}
-    pair_tables = {}
+    pair_tables = {}  # per pair: cells x items, a one where both answered (the pair's cell)
     for a, b in combinations(raters, 2):
-        both = answered[:, col[a]] & answered[:, col[b]]
-        if both.any():
-            onehot = np.zeros((n_items, n_values * n_values))
-            onehot[both, codes[both, col[a]] * n_values + codes[both, col[b]]] = 1.0
-            pair_tables[a, b] = onehot
+        both = np.flatnonzero(answered[:, col[a]] & answered[:, col[b]])
+        if len(both):
+            cell = codes[both, col[a]] * n_values + codes[both, col[b]]
+            pair_tables[a, b] = sparse.csr_matrix(
+                (np.ones(len(both)), (cell, both)), shape=(n_values * n_values, n_items)
+            )
     step = max(1, (1 << 22) // n_items)  # bootstrap samples per block: a few million cells
     alpha, stats = [], {pair: [] for pair in pair_tables}
     for start in range(0, n_boot, step):
-        w = _weights(idx[start : start + step], n_items).astype(float)
-        alpha.append(_alpha_from_coincidence((w @ contrib).reshape(-1, n_values, n_values)))
+        w = _weights(idx[start : start + step], n_items)  # items x samples
+        alpha.append(_alpha_from_coincidence((contrib @ w).T.reshape(-1, n_values, n_values)))
         for pair, onehot in pair_tables.items():
-            stats[pair].append(_pair_stats((w @ onehot).reshape(-1, n_values, n_values)))
+            stats[pair].append(_pair_stats((onehot @ w).T.reshape(-1, n_values, n_values)))
     out = {pair: tuple(np.concatenate(part) for part in zip(*blocks, strict=True))
            for pair, blocks in stats.items()}  # fmt: skip
     return out, np.concatenate(alpha)

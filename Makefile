@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install --quiet --upgrade pip
 	# torch 2.14.1 / torchvision 0.29.1 are pinned (see README: a CPU run needs no CUDA download here)
 	$(PIP) install --quiet -e ".[train,postgres,dev]"
+	$(PIP) install --quiet --no-deps "crowd-kit==1.4.2"
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -423,7 +423,7 @@ def test_agreement_table():
     df = pd.concat([random_votes(5), random_votes(6).assign(task="color")], ignore_index=True)
     table = agreement(df)
     assert list(table.columns) == ["task", "rater_a", "rater_b", "n_items", "percent_agreement",
-                                   "cohen_kappa", "krippendorff_alpha"]  # fmt: skip
+                                   "cohen_kappa", "krippendorff_alpha", "gwet_ac1"]  # fmt: skip
     assert len(table) == 6 and (table["rater_a"] < table["rater_b"]).all()
     for row in table.itertuples():
         sub = df[df["task"] == row.task]

@@ -279,13 +279,16 @@ function lwStatus(el, status) {
   el.setAttribute("role", "status");
 }
 
-function lwProgress(el, progress, saving) {
+function lwProgress(el, progress, saving, gone) {
   const p = progress || {};
   const total = p.total || 0, done = p.done || 0;
+  let mark = h("span", { class: "lw-saved", text: done ? "✓ saved" : "" });
+  if (saving) mark = h("span", { class: "lw-saving", text: `saving ${saving}…` });
+  if (gone) mark = h("span", { class: "lw-unsaved", text: saving ? `${saving} NOT saved` : "kernel gone" });
   lwSet(el,
     h("progress", { class: "lw-progress-bar", max: Math.max(1, total), value: done }),
     h("span", { class: "lw-progress-text" }, h("b", { text: `${done} / ${total}` }),
       ` done by ${p.rater || ""}`),
-    h("span", { class: saving ? "lw-saving" : "lw-saved", text: saving ? `saving ${saving}…` : (done ? "✓ saved" : "") }),
+    mark,
   );
 }

@@ -181,7 +181,7 @@ function render({ model, el }) {
     buttons.undo.textContent = label("undo", "Undo");
     buttons.submit.textContent = label("submit", "Submit");
     const p = model.get("progress") || {};
-    lwProgress(progress, p, sync.pending.size);
+    lwProgress(progress, p, [...sync.pending.values()].filter((x) => x.type === "submit" || x.type === "skip").length, sync.gone);
     lwStatus(statusLine, localStatus || model.get("status"));
     help.textContent = model.get("help") || "";
     const off = sync.gone;

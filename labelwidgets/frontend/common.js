@@ -185,9 +185,10 @@ function lwPaint(canvas, entry, itemId) {
 // answers {type: "ack", seq, ok, submission_id | error, status}. Pending actions are kept until
 // acked. No ack for LW_BUSY_MS: the kernel is busy (the answers wait, they are not lost). The
 // kernel restarting or dying, or the comm closing: the kernel is gone (the answers are listed).
+// Each ack is also dispatched as an "lw-ack" DOM event on `el` (benchmarks/latency.py reads it).
 class LwSync {
-  constructor(model, { onAck, onBusy, onGone, onImage }) {
-    this.model = model; this.seq = 0; this.pending = new Map();
+  constructor(model, { onAck, onBusy, onGone, onImage, el }) {
+    this.model = model; this.seq = 0; this.pending = new Map(); this.el = el;
     this.onAck = onAck; this.onBusy = onBusy; this.onGone = onGone; this.onImage = onImage;
     this.gone = false; this.busy = false; this.timer = null;
     this.custom = (msg, buffers) => {
@@ -234,6 +235,10 @@ class LwSync {
     this.pending.delete(msg.seq);
     if (this.busy && this.pending.size === 0) this.busy = false;
     this.arm();
+    if (this.el) { // for measurements: {type, seq, ok, ms from send to ack}
+      this.el.dispatchEvent(new CustomEvent("lw-ack", { bubbles: true, composed: true,
+        detail: { type: sent.type, seq: msg.seq, ok: msg.ok, ms: performance.now() - sent.t0 } }));
+    }
     if (this.onAck) this.onAck(msg, sent);
   }
   arm() {

@@ -23,6 +23,7 @@ function render({ model, el }) {
 
   const images = new LwImages(model, (msg) => model.send(msg));
   const sync = new LwSync(model, {
+    el,
     onAck: (msg, sent) => acked(msg, sent),
     onBusy: (pending) => busy(pending),
     onGone: (why, pending) => gone(why, pending),

@@ -29,7 +29,7 @@ from ._validate import InputError
 from .images import Display
 from .session import Session
 
-__all__ = ["LabelingWidget", "frontend_module", "FRONTEND"]
+__all__ = ["LabelingWidget", "FocusKeys", "frontend_module", "FRONTEND"]
 
 log = logging.getLogger("labelwidgets")
 FRONTEND = Path(__file__).resolve().parent / "frontend"
@@ -341,3 +341,25 @@ class LabelingWidget(anywidget.AnyWidget):
             prefetcher.shutdown(wait=False, cancel_futures=True)
         super().close()
 
+
+
+class FocusKeys(anywidget.AnyWidget):
+    """Keyboard focus for an ipywidgets container of class ``labelwidgets`` (put it among the
+    container's children): a click anywhere in the container gives it the keys, wherever the
+    mouse is afterwards; Esc or a click outside releases them; notebook shortcuts do not fire
+    meanwhile. Each key of ``keymap`` calls ``on_key(key)`` in the kernel; the view shows ``help``.
+    """
+
+    _esm = frontend_module("focuskeys.js")
+    _css = (FRONTEND / "labelwidgets.css").read_text()
+    keymap = t.List(t.Dict()).tag(sync=True)
+    help = t.Unicode("").tag(sync=True)
+
+    def __init__(self, keymap: list[dict], help: str, on_key):
+        super().__init__(keymap=keymap, help=help)
+        self._on_key = on_key
+        self.on_msg(lambda _w, content, _b: self._receive(content))
+
+    def _receive(self, content: dict) -> None:
+        if isinstance(content, dict) and content.get("type") == "key" and isinstance(content.get("key"), str):
+            self._on_key(content["key"])

@@ -109,13 +109,14 @@ function lwFocusRoot(root, onKey) {
     if (document.activeElement !== root) root.focus({ preventScroll: true });
   };
   const keyup = (e) => e.stopPropagation();
-  root.addEventListener("keydown", down);
-  root.addEventListener("keyup", keyup);
-  root.addEventListener("mousedown", pointer);
+  // capture: the root sees keys before a focused child (a canvas) that would keep them
+  root.addEventListener("keydown", down, true);
+  root.addEventListener("keyup", keyup, true);
+  root.addEventListener("mousedown", pointer, true); // capture: a canvas that stops clicks still focuses
   return () => {
-    root.removeEventListener("keydown", down);
-    root.removeEventListener("keyup", keyup);
-    root.removeEventListener("mousedown", pointer);
+    root.removeEventListener("keydown", down, true);
+    root.removeEventListener("keyup", keyup, true);
+    root.removeEventListener("mousedown", pointer, true);
   };
 }
 

@@ -52,6 +52,8 @@ __all__ = [
     "normalize_shapes",
     "shape_rows",
     "rows_to_shapes",
+    "canvas_shapes",
+    "to_ipyannotations",
 ]
 
 _KINDS = ("polygon", "point")
@@ -236,6 +238,47 @@ def rows_to_shapes(rows: pd.DataFrame) -> list[dict]:
     return out
 
 
+def canvas_shapes(kind: str, data: Sequence[Mapping], current=None) -> list[dict]:
+    """Shapes ``[{"label", "points"}, ...]`` from ipyannotations' canvas data (image pixels).
+
+    A closed polygon repeats its first vertex at the end (dropped here). The polygon being drawn
+    (``current``, with ``points`` and ``label``) counts as closed from three points on; one or two
+    points are an error.
+
+    Examples
+    --------
+    >>> canvas_shapes("point", [{"label": "eye", "coordinates": (3.0, 4.0)}])
+    [{'label': 'eye', 'points': [[3.0, 4.0]]}]
+    """
+    if kind == "point":
+        return [{"label": p["label"], "points": [list(p["coordinates"])]} for p in data]
+    shapes = [{"label": p["label"], "points": [list(q) for q in p["points"][:-1]]} for p in data]
+    points = list(getattr(current, "points", []) or [])
+    if 0 < len(points) < 3:
+        raise InputError(
+            f"The open polygon must have at least 3 points to be submitted. Got {len(points)}; "
+            "close it by clicking its first point, or remove the points with Backspace."
+        )
+    if len(points) >= 3:
+        shapes.append({"label": current.label, "points": [list(q) for q in points]})
+    return shapes
+
+
+def to_ipyannotations(kind: str, shape: Mapping) -> dict:
+    """A stored shape as ipyannotations' canvas data (a polygon closed by repeating its first
+    vertex); the inverse of :func:`canvas_shapes`.
+
+    Examples
+    --------
+    >>> to_ipyannotations("polygon", {"label": "cat", "points": [[0, 0], [4, 0], [4, 3]]})["points"]
+    [(0, 0), (4, 0), (4, 3), (0, 0)]
+    """
+    if kind == "point":
+        return {"type": "point", "label": shape["label"], "coordinates": tuple(shape["points"][0])}
+    pts = [tuple(p) for p in shape["points"]]
+    return {"type": "polygon", "label": shape["label"], "points": pts + pts[:1]}
+
+
 # ------------------------------------------------------------- ipyannotations fix
 def detach_viewless(widget: widgets.Widget) -> list[widgets.Widget]:
     """Take widgets without a view (``ipyevents.Event``) out of every box's ``children``.
@@ -406,28 +449,9 @@ class _ShapeAnnotator(widgets.VBox):
         return {item: rows_to_shapes(rows) for item, rows in cur.groupby("item_id", sort=False)}
 
     def drawn(self) -> list[dict]:
-        """The shapes on the canvas now (``[{"label", "points"}, ...]``, image pixels).
-
-        An open polygon of three or more points counts as closed; one of one or two points is
-        an error (close it by clicking its first point, or remove its points with Backspace).
-        """
-        if self.kind == "point":
-            return [
-                {"label": p["label"], "points": [list(p["coordinates"])]} for p in self.canvas.data
-            ]
-        shapes = [  # a closed polygon repeats its first vertex at the end: drop it
-            {"label": p["label"], "points": [list(q) for q in p["points"][:-1]]}
-            for p in self.canvas.data
-        ]
-        current = self.canvas.current_polygon
-        if 0 < len(current.points) < 3:
-            raise InputError(
-                f"The open polygon must have at least 3 points to be submitted. Got {len(current.points)}; "
-                "close it by clicking its first point, or remove the points with Backspace."
-            )
-        if len(current.points) >= 3:
-            shapes.append({"label": current.label, "points": [list(q) for q in current.points]})
-        return shapes
+        """The shapes on the canvas now (``[{"label", "points"}, ...]``, image pixels); see
+        :func:`canvas_shapes`."""
+        return canvas_shapes(self.kind, self.canvas.data, getattr(self.canvas, "current_polygon", None))
 
     # -------------------------------------------------------------- actions
     def guard(self, fn, *args):
@@ -613,19 +637,9 @@ class _ShapeAnnotator(widgets.VBox):
         self.canvas._undo_queue.clear()  # undo steps of the previous image must not reach this one
         if hasattr(self.annotator, "edit_button"):
             self.annotator.edit_button.value = False
-        self.annotator.data = [self._to_ipyannotations(s) for s in self.shapes.get(item_id, [])]
+        self.annotator.data = [to_ipyannotations(self.kind, s) for s in self.shapes.get(item_id, [])]
         if previous is not None:
             previous.close()
-
-    def _to_ipyannotations(self, shape: dict) -> dict:
-        if self.kind == "point":
-            return {
-                "type": "point",
-                "label": shape["label"],
-                "coordinates": tuple(shape["points"][0]),
-            }
-        pts = [tuple(p) for p in shape["points"]]
-        return {"type": "polygon", "label": shape["label"], "points": pts + pts[:1]}  # closed
 
     def close(self) -> None:
         """Close the widget, its canvas and its listeners."""

@@ -27,7 +27,7 @@ import traitlets as t
 from . import keys as _keys
 from ._validate import InputError
 from .images import Display
-from .session import Session
+from .session import Session, SessionAccess
 
 __all__ = ["LabelingWidget", "FocusKeys", "frontend_module", "FRONTEND"]
 
@@ -41,7 +41,7 @@ def frontend_module(name: str) -> str:
     return (FRONTEND / "common.js").read_text() + "\n" + (FRONTEND / name).read_text()
 
 
-class LabelingWidget(anywidget.AnyWidget):
+class LabelingWidget(SessionAccess, anywidget.AnyWidget):
     """Base of the labeling widgets (not used directly).
 
     Parameters
@@ -82,42 +82,6 @@ class LabelingWidget(anywidget.AnyWidget):
             "need": self._on_need,
         }
         self.on_msg(self._receive)
-
-    # ------------------------------------------------------------- queue info
-    @property
-    def rater(self) -> str:
-        """Who labels."""
-        return self.session.rater
-
-    @property
-    def queue(self) -> list[str]:
-        """The rater's items in order."""
-        return self.session.queue
-
-    @property
-    def done(self) -> set[str]:
-        """Items answered or skipped for every task."""
-        return self.session.done
-
-    @property
-    def index(self) -> int:
-        """Position of the current item in the queue (``len(queue)`` at the end)."""
-        return self.session.index
-
-    @property
-    def current_item(self) -> str | None:
-        """The item on screen, or None once the queue is finished."""
-        return self.session.current_item
-
-    @property
-    def images(self):
-        """The image set."""
-        return self.session.images
-
-    @property
-    def store(self):
-        """The label store."""
-        return self.session.store
 
     # --------------------------------------------------------------- messages
     def _receive(self, _widget, content: dict, _buffers) -> None:

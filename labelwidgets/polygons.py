@@ -41,7 +41,7 @@ from . import keys as _keys
 from ._validate import InputError, check_names
 from ._widget import FocusKeys
 from .images import Display, ImageSet
-from .session import Session
+from .session import Session, SessionAccess
 from .store import TASK_KINDS, LabelStore
 
 __all__ = [
@@ -357,7 +357,7 @@ def shape_keymap(n_classes: int) -> list[dict]:
     )  # fmt: skip
 
 
-class _ShapeAnnotator(widgets.VBox):
+class _ShapeAnnotator(SessionAccess, widgets.VBox):
     kind = "polygon"
 
     def __init__(
@@ -433,13 +433,6 @@ class _ShapeAnnotator(widgets.VBox):
                 f"task={self.task!r}, rater={self.rater!r})")  # fmt: skip
 
     # ------------------------------------------------------------------ queue
-    rater = property(lambda self: self.session.rater, doc="Who labels.")
-    queue = property(lambda self: self.session.queue, doc="The rater's items in order.")
-    done = property(lambda self: self.session.done, doc="Items answered or skipped.")
-    index = property(lambda self: self.session.index, doc="Position of the current item.")
-    current_item = property(lambda self: self.session.current_item, doc="The item on screen.")
-    images = property(lambda self: self.session.images, doc="The image set.")
-    store = property(lambda self: self.session.store, doc="The label store.")
     status = property(lambda self: self.session.status, doc="The status line, ``{text, level}``.")
 
     def _load_shapes(self) -> dict[str, list[dict]]:

@@ -30,7 +30,7 @@ from ._validate import InputError, check_name
 from .images import ImageSet
 from .store import LabelStore, default_rater
 
-__all__ = ["Session", "build_queue", "message", "LEVELS"]
+__all__ = ["Session", "SessionAccess", "build_queue", "message", "LEVELS"]
 
 LEVELS = ("ok", "info", "warn", "error")
 
@@ -343,3 +343,15 @@ class Session:
     def say(self, text: str, level: str = "info") -> None:
         """Replace the status with ``text`` at ``level``."""
         self.status = message(text, level)
+
+
+class SessionAccess:
+    """Read-only views of ``self.session`` for the widgets that drive a :class:`Session`."""
+
+    rater = property(lambda self: self.session.rater, doc="Who labels.")
+    queue = property(lambda self: self.session.queue, doc="The rater's items in order.")
+    done = property(lambda self: self.session.done, doc="Items answered or skipped for every task.")
+    index = property(lambda self: self.session.index, doc="Position of the current item.")
+    current_item = property(lambda self: self.session.current_item, doc="The item on screen (None at the end).")
+    images = property(lambda self: self.session.images, doc="The image set.")
+    store = property(lambda self: self.session.store, doc="The label store.")

@@ -375,12 +375,10 @@ function render({ model, el }) {
   };
   const onChrome = () => paintChrome();
   const onTasks = () => { if (shown) paintTasks(); };
-  model.on("change:window", onWindow);
-  model.on("change:current", onWindow);
-  model.on("change:selection", onSelection);
-  model.on("change:status", onChrome);
-  model.on("change:progress", onChrome);
-  model.on("change:option_counts", onTasks);
+  const listeners = [["change:window", onWindow], ["change:current", onWindow],
+    ["change:selection", onSelection], ["change:status", onChrome], ["change:progress", onChrome],
+    ["change:option_counts", onTasks]];
+  for (const [event, fn] of listeners) model.on(event, fn);
 
   const first = model.get("current");
   show(first === undefined ? null : first);
@@ -391,12 +389,7 @@ function render({ model, el }) {
     sync.dispose();
     clearDigits();
     images.forget();
-    model.off("change:window", onWindow);
-    model.off("change:current", onWindow);
-    model.off("change:selection", onSelection);
-    model.off("change:status", onChrome);
-    model.off("change:progress", onChrome);
-    model.off("change:option_counts", onTasks);
+    for (const [event, fn] of listeners) model.off(event, fn);
   };
 }
 

@@ -116,7 +116,7 @@ class LabelingWidget(SessionAccess, anywidget.AnyWidget):
                 "error",
             )
         if kind != "need":
-            self._refresh()
+            self._refresh(prefetch=False)
         if seq is not None:
             ack = {"type": "ack", "seq": seq, "ok": error is None, "status": self.session.status}
             if error is not None:
@@ -124,6 +124,8 @@ class LabelingWidget(SessionAccess, anywidget.AnyWidget):
             elif isinstance(result, str):
                 ack["submission_id"] = result
             self.send(ack)
+        if kind != "need":
+            self._prefetch()  # after the ack: the encoding thread must not delay it
         if error is not None and raise_errors:
             raise error
         return result
@@ -247,7 +249,7 @@ class LabelingWidget(SessionAccess, anywidget.AnyWidget):
             else:
                 return out
 
-    def _refresh(self) -> None:
+    def _refresh(self, prefetch: bool = True) -> None:
         """Send the window's images (new ones only), then the state, in one batch."""
         prepared = self._prepared()
         for item, _role, _shown in prepared:
@@ -269,7 +271,8 @@ class LabelingWidget(SessionAccess, anywidget.AnyWidget):
             self.progress = self.session.progress
             self.status = dict(self.session.status)
             self._sync_extra()
-        self._prefetch()
+        if prefetch:
+            self._prefetch()
 
     def _sync_extra(self) -> None:
         """Further traits a subclass updates with the window (inside ``hold_sync``)."""

@@ -219,8 +219,7 @@ def test_kernel_killed_mid_session(lab, notebook_page):
     nothing half-written is stored, and the widget run again resumes at the first unsaved item.
 
     The kernel is kept busy by another writer holding the store's write lock (as a teammate's
-    long transaction would): the tagger's commit waits for it inside the kernel. (ipykernel 7
-    handles widget messages while a cell runs, so a sleeping cell would not block them.)
+    long transaction would): the tagger's commit waits for it inside the kernel, so no ack comes.
     """
     name = lab.write_notebook(
         "kill.ipynb",
@@ -247,9 +246,10 @@ def test_kernel_killed_mid_session(lab, notebook_page):
                 page.page.keyboard.press(key)
         assert _painted(widget) not in waiting  # the rater went on at once
         status = widget.locator(".lw-status")
-        wait_for(lambda: "kernel is busy" in status.inner_text(), timeout=15, message="busy message")
+        wait_for(lambda: "it is busy" in status.inner_text(), timeout=15, message="busy message")
         assert all(item in status.inner_text() for item in waiting)
-        assert "nothing is lost" in status.inner_text()
+        assert "2 answer(s) not saved yet" in status.inner_text()
+        assert "saving 2" in widget.locator(".lw-progress").inner_text()
         readme_shot(page.page, "tagger-kernel-busy", ".lw-tagger")
 
         os.kill(pid, signal.SIGKILL)

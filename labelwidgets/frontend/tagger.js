@@ -350,9 +350,11 @@ function render({ model, el }) {
   }
 
   function busy(pending) {
-    const items = pending.filter((p) => p.item_id).map((p) => p.item_id);
-    say(`The kernel is busy: ${pending.length} action(s) wait to be saved${items.length ? ` (${items.join(", ")})` : ""}. `
-      + "They are kept and saved when it is free; nothing is lost.", "warn");
+    const items = pending.filter((p) => p.type === "submit" || p.type === "skip").map((p) => p.item_id);
+    const waited = Math.round((performance.now() - Math.min(...pending.map((p) => p.t0))) / 1000);
+    say(`No reply from the kernel for ${waited} s: it is busy. ${items.length} answer(s) not saved yet`
+      + `${items.length ? ` (${items.join(", ")})` : ""}; they stay here and are saved when the kernel is free. `
+      + "If it has stopped, run the cell again.", "warn");
   }
 
   function gone(why, pending) {

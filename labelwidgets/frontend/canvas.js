@@ -57,7 +57,7 @@ export class BoxCanvas {
     };
     this.host = host;
     this.el = document.createElement("div");
-    this.el.className = "lw-canvas";
+    this.el.className = "lw-boxcanvas";
     this.el.style.cssText = "position:relative;line-height:0;user-select:none;touch-action:none;";
     this.canvas = document.createElement("canvas");
     this.canvas.style.cssText = "display:block;cursor:crosshair;";
@@ -721,7 +721,7 @@ export class BoxCanvas {
     this._drawHud();
   }
 
-  _color(label) {
+  colorOf(label) {
     const i = Math.max(0, this.opts.classes.indexOf(label));
     return PALETTE[i % PALETTE.length];
   }
@@ -732,7 +732,7 @@ export class BoxCanvas {
     const w = b.w * this.view.zoom;
     const h = b.h * this.view.zoom;
     const verdict = b.model?.verdict;
-    const color = verdict === "rejected" ? "#9e9e9e" : this._color(b.label);
+    const color = verdict === "rejected" ? "#9e9e9e" : this.colorOf(b.label);
     ctx.save();
     if (selected) {
       ctx.fillStyle = color + "33";
@@ -804,7 +804,7 @@ export class BoxCanvas {
       ctx.strokeStyle = "#ffffff";
       ctx.lineWidth = 3;
       ctx.strokeRect(a.x, a.y, w, h);
-      ctx.strokeStyle = this._color(this.label);
+      ctx.strokeStyle = this.colorOf(this.label);
       ctx.lineWidth = 1.5;
       ctx.strokeRect(a.x, a.y, w, h);
       ctx.restore();
@@ -820,7 +820,7 @@ export class BoxCanvas {
       if (at) {
         const s = this.toScreen(at[0], at[1]);
         ctx.setLineDash([4, 4]);
-        ctx.strokeStyle = this._color(this.label);
+        ctx.strokeStyle = this.colorOf(this.label);
         ctx.lineWidth = 1;
         ctx.strokeRect(s.x, s.y, bw * this.view.zoom, bh * this.view.zoom);
       }

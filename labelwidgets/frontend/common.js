@@ -1,0 +1,291 @@
+// labelwidgets front end: what every labeling widget shares (put in front of each widget's file).
+// Focus that stays, keys from the kernel's key map, the image cache, the send/ack protocol with
+// busy and lost-kernel handling, and the status line. See frontend/README.md.
+
+const LW_BUSY_MS = 3000; // no ack for this long: say the kernel is busy, keep the answers
+const LW_CACHE = 24; // decoded images kept per view
+
+// ------------------------------------------------------------------ DOM helpers
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") el.className = v;
+    else if (k === "text") el.textContent = v;
+    else if (k === "style" && typeof v === "object") Object.assign(el.style, v);
+    else if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+// Replace an element's children, leaving out null/undefined/false.
+function lwSet(el, ...children) {
+  el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+}
+
+// ------------------------------------------------------------------ keys (labelwidgets/keys.py)
+const LW_SHOWN = {
+  Enter: "Enter", Backspace: "Backspace", Escape: "Esc", ArrowDown: "↓", ArrowUp: "↑",
+  ArrowLeft: "←", ArrowRight: "→", Delete: "Delete", " ": "Space",
+};
+
+function lwKeyName(e) {
+  // keys.normalize_key: letters lower case, Shift+ only before named keys, Ctrl+ for Ctrl/Cmd
+  let name = e.key.length === 1 ? e.key.toLowerCase() : e.key;
+  if (e.shiftKey && e.key.length > 1) name = "Shift+" + name;
+  if (e.ctrlKey || e.metaKey) name = "Ctrl+" + name;
+  return name;
+}
+
+function lwLookup(keymap, e) {
+  const name = lwKeyName(e);
+  return (keymap || []).find((k) => k.key === name) || null;
+}
+
+function lwShown(key) {
+  let base = key, prefix = "";
+  for (;;) {
+    if (base.startsWith("Ctrl+") && base.length > 5) { prefix += "Ctrl+"; base = base.slice(5); }
+    else if (base.startsWith("Shift+") && base.length > 6) { prefix += "Shift+"; base = base.slice(6); }
+    else break;
+  }
+  const text = LW_SHOWN[base] || (base.length === 1 ? base.toUpperCase() : base);
+  return prefix + text;
+}
+
+// keys.shortcut: the key(s) of an action as printed on buttons, e.g. "S" or "Tab / ↓"
+function lwShortcut(keymap, action) {
+  const names = (keymap || []).filter((k) => k.action === action).map((k) => lwShown(k.key));
+  return [...new Set(names)].join(" / ");
+}
+
+// keys.DigitBuffer: the option-number rule (digits typed quickly form one number)
+class LwDigits {
+  constructor(nOptions) { this.n = nOptions; this.width = String(nOptions).length; this.typed = ""; }
+  feed(d) {
+    this.typed += d;
+    const v = parseInt(this.typed, 10);
+    if (v * 10 > this.n || this.typed.length >= this.width) return this.flush();
+    return null;
+  }
+  flush() {
+    const typed = this.typed; this.typed = "";
+    if (!typed) return null;
+    const v = parseInt(typed, 10);
+    if (!(v >= 1 && v <= this.n)) {
+      throw new Error(`Typed ${typed} must be an option number 1-${this.n}. Got ${v} instead.`);
+    }
+    return v;
+  }
+}
+
+// ------------------------------------------------------------------ focus that stays
+// The root takes keyboard focus on a click anywhere in it (or Tab); keys work while it has focus,
+// wherever the mouse is. While it has focus no key reaches the notebook (no cell cut by X, no mode
+// change): the root carries data-lm-suppress-shortcuts and keydown propagation is stopped.
+// Escape or a click outside releases it.
+function lwFocusRoot(root, onKey) {
+  root.tabIndex = 0;
+  root.setAttribute("data-lm-suppress-shortcuts", "true");
+  root.classList.add("lw-root");
+  const typing = (t) => t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
+  const down = (e) => {
+    if (typing(e.target) && e.target !== root) return; // a text field of the widget gets its keys
+    if (e.key === "Escape") {
+      e.preventDefault(); e.stopPropagation(); root.blur(); return;
+    }
+    const handled = onKey(e);
+    if (handled) e.preventDefault();
+    e.stopPropagation();
+  };
+  const pointer = (e) => {
+    if (typing(e.target)) return;
+    if (e.target.closest && e.target.closest("button")) e.preventDefault(); // keep focus on root
+    if (document.activeElement !== root) root.focus({ preventScroll: true });
+  };
+  const keyup = (e) => e.stopPropagation();
+  root.addEventListener("keydown", down);
+  root.addEventListener("keyup", keyup);
+  root.addEventListener("mousedown", pointer);
+  return () => {
+    root.removeEventListener("keydown", down);
+    root.removeEventListener("keyup", keyup);
+    root.removeEventListener("mousedown", pointer);
+  };
+}
+
+// ------------------------------------------------------------------ images
+// Images arrive as {type: "image", item_id, format, width, height} messages with the bytes as a
+// buffer, once per item; each view decodes them ahead (createImageBitmap) and asks for what it
+// lacks with {type: "need", item_ids}.
+class LwImages {
+  constructor(model, send) {
+    this.model = model; this.send = send;
+    this.bitmaps = new Map(); // item_id -> Promise<{bitmap, width, height}>
+    this.ready = new Map(); // item_id -> decoded, for a synchronous paint
+    this.asked = new Set();
+  }
+  put(msg, buffers) {
+    const buf = buffers && buffers[0];
+    if (!buf) return;
+    const bytes = buf instanceof DataView ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
+      : new Uint8Array(buf.buffer ? buf.buffer : buf);
+    const blob = new Blob([bytes], { type: `image/${msg.format}` });
+    const p = createImageBitmap(blob).then((bitmap) => {
+      const entry = { bitmap, width: msg.width, height: msg.height };
+      this.ready.set(msg.item_id, entry);
+      return entry;
+    });
+    this.bitmaps.set(msg.item_id, p);
+    this.asked.delete(msg.item_id);
+    this.trim();
+    return p;
+  }
+  has(id) { return this.bitmaps.has(id); }
+  now(id) { return this.ready.get(id) || null; }
+  get(id) { return this.bitmaps.get(id) || null; }
+  want(ids) {
+    const missing = ids.filter((id) => id && !this.bitmaps.has(id) && !this.asked.has(id));
+    if (missing.length) {
+      missing.forEach((id) => this.asked.add(id));
+      this.send({ type: "need", item_ids: missing });
+    }
+  }
+  trim() {
+    while (this.bitmaps.size > LW_CACHE) {
+      const oldest = this.bitmaps.keys().next().value;
+      const entry = this.ready.get(oldest);
+      if (entry && entry.bitmap.close) entry.bitmap.close();
+      this.bitmaps.delete(oldest); this.ready.delete(oldest);
+    }
+  }
+  forget() {
+    for (const e of this.ready.values()) if (e.bitmap.close) e.bitmap.close();
+    this.bitmaps.clear(); this.ready.clear();
+  }
+}
+
+// Draw a decoded image into a canvas (synchronous: the next frame shows it).
+function lwPaint(canvas, entry, itemId) {
+  canvas.width = entry.bitmap.width;
+  canvas.height = entry.bitmap.height;
+  const ctx = canvas.getContext("2d");
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(entry.bitmap, 0, 0);
+  canvas.dataset.item = itemId;
+}
+
+// ------------------------------------------------------------------ send / ack
+// Every action goes to the kernel as {type, seq, ...}; the kernel commits, updates the traits and
+// answers {type: "ack", seq, ok, submission_id | error, status}. Pending actions are kept until
+// acked. No ack for LW_BUSY_MS: the kernel is busy (the answers wait, they are not lost). The
+// kernel restarting or dying, or the comm closing: the kernel is gone (the answers are listed).
+class LwSync {
+  constructor(model, { onAck, onBusy, onGone, onImage }) {
+    this.model = model; this.seq = 0; this.pending = new Map();
+    this.onAck = onAck; this.onBusy = onBusy; this.onGone = onGone; this.onImage = onImage;
+    this.gone = false; this.busy = false; this.timer = null;
+    this.custom = (msg, buffers) => {
+      if (!msg || typeof msg !== "object") return;
+      if (msg.type === "ack") this.ack(msg);
+      else if (msg.type === "image" && this.onImage) this.onImage(msg, buffers);
+    };
+    model.on("msg:custom", this.custom);
+    this.live = () => this.lost("the connection to the kernel closed");
+    model.on("comm_live_update", this.live);
+    this.watchKernel();
+  }
+  watchKernel() {
+    // JupyterLab, Notebook 7 and Voila expose the kernel on the widget manager; marimo does not
+    const wm = this.model.widget_manager;
+    let kernel = null;
+    try { kernel = wm && wm.kernel; } catch (err) { kernel = null; }
+    if (!kernel || !kernel.statusChanged || !kernel.statusChanged.connect) return;
+    this.kernel = kernel;
+    this.kernelStatus = (_k, status) => {
+      if (["dead", "restarting", "autorestarting", "terminating"].includes(status)) {
+        this.lost(`the kernel ${status === "dead" ? "died" : "restarted"}`);
+      }
+    };
+    kernel.statusChanged.connect(this.kernelStatus);
+  }
+  send(type, payload = {}) {
+    const seq = ++this.seq;
+    const msg = { type, seq, ...payload };
+    if (this.gone) return null;
+    this.pending.set(seq, { ...msg, t0: performance.now() });
+    try {
+      this.model.send(msg);
+    } catch (err) {
+      this.lost(`the message could not be sent (${err && err.message ? err.message : err})`);
+      return seq;
+    }
+    this.arm();
+    return seq;
+  }
+  ack(msg) {
+    const sent = this.pending.get(msg.seq);
+    if (!sent) return;
+    this.pending.delete(msg.seq);
+    if (this.busy && this.pending.size === 0) this.busy = false;
+    this.arm();
+    if (this.onAck) this.onAck(msg, sent);
+  }
+  arm() {
+    clearTimeout(this.timer);
+    if (!this.pending.size || this.gone) return;
+    const oldest = Math.min(...[...this.pending.values()].map((p) => p.t0));
+    const wait = Math.max(50, LW_BUSY_MS - (performance.now() - oldest));
+    this.timer = setTimeout(() => {
+      if (!this.pending.size || this.gone) return;
+      this.busy = true;
+      if (this.onBusy) this.onBusy([...this.pending.values()]);
+      this.arm2();
+    }, wait);
+  }
+  arm2() {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      if (this.pending.size && !this.gone && this.onBusy) this.onBusy([...this.pending.values()]);
+      if (this.pending.size && !this.gone) this.arm2();
+    }, 1000);
+  }
+  lost(why) {
+    if (this.gone) return;
+    this.gone = true;
+    clearTimeout(this.timer);
+    if (this.onGone) this.onGone(why, [...this.pending.values()]);
+  }
+  dispose() {
+    clearTimeout(this.timer);
+    this.model.off("msg:custom", this.custom);
+    this.model.off("comm_live_update", this.live);
+    if (this.kernel && this.kernelStatus) {
+      try { this.kernel.statusChanged.disconnect(this.kernelStatus); } catch (err) { /* gone */ }
+    }
+  }
+}
+
+// ------------------------------------------------------------------ status line
+function lwStatus(el, status) {
+  const s = status || {};
+  el.className = `lw-status lw-${s.level || "info"}`;
+  el.textContent = s.text || "";
+  el.setAttribute("role", "status");
+}
+
+function lwProgress(el, progress, saving) {
+  const p = progress || {};
+  const total = p.total || 0, done = p.done || 0;
+  lwSet(el,
+    h("progress", { class: "lw-progress-bar", max: Math.max(1, total), value: done }),
+    h("span", { class: "lw-progress-text" }, h("b", { text: `${done} / ${total}` }),
+      ` done by ${p.rater || ""}`),
+    h("span", { class: saving ? "lw-saving" : "lw-saved", text: saving ? `saving ${saving}…` : (done ? "✓ saved" : "") }),
+  );
+}

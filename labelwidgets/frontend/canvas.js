@@ -396,10 +396,13 @@ export class BoxCanvas {
     const ok = { done: true, text: "" };
     switch (name) {
       case "zoom": this.zoomAt(args[0] ?? 1.5); return ok;
+      case "zoom_in": this.zoomAt(args[0] ?? 1.5); return ok;
+      case "zoom_out": this.zoomAt(args[0] ?? 1 / 1.5); return ok;
       case "fit": this.fit(); return ok;
       case "pan": this.panBy(-(args[0] ?? 0) * this.cssW, -(args[1] ?? 0) * this.cssH); return ok;
       case "nudge": return this.nudge(args[0] ?? 0, args[1] ?? 0);
       case "next": return { done: this.selectNext(args[0] ?? 1) !== null, text: "" };
+      case "prev": return { done: this.selectNext(-(args[0] ?? 1)) !== null, text: "" };
       case "delete": return this.deleteSelected();
       case "restore": return this.restoreDeleted();
       case "deselect": this.select(-1); return ok;
@@ -843,6 +846,9 @@ export class BoxCanvas {
     const { width: W, source } = this.image;
     const fine = this.detail && this.view.zoom * (W / (source.width || W)) > 1.05;
     const text = `${rel >= 10 ? rel.toFixed(0) : rel.toFixed(1)}x` + (fine ? " \u00b7 full resolution" : "");
+    this.canvas.dataset.zoom = rel.toFixed(3); // for tests and tools: the zoom and the pixels drawn
+    this.canvas.dataset.detail = fine ? "full" : "display";
+    if (Math.abs(rel - 1) < 0.01 && !fine) return; // the fitted view needs no label
     ctx.save();
     ctx.font = "11px sans-serif";
     const w = ctx.measureText(text).width + 8;

@@ -164,7 +164,7 @@ def test_box_annotator_in_jupyterlab(lab, notebook_page):
     page.keyboard.press("a")
     page.keyboard.press("1")  # box 2 is a cat, not a dog: relabelled, so "changed"
     page.keyboard.press("Enter")
-    verify.locator("text=All 2 items are done").wait_for(timeout=30_000)
+    verify.locator("h3", has_text="All 2 items are done").wait_for(timeout=30_000)
     rows = _rows(lab, "boxes", "vera", 4)
 
     got = sorted(
@@ -252,4 +252,26 @@ def test_box_annotator_in_jupyterlab(lab, notebook_page):
     assert {(0.0, 0.0), (4000.0 - 64, 0.0), (0.0, 3000.0 - 48)} <= corners
     assert (rows.x == 4000 - 64).sum() == 2 and (rows.y == 3000 - 48).sum() == 2
     assert set(rows.label) == {"dog"}
+    nb.assert_widgets_ok()
+
+
+def test_notebook_02_renders_in_jupyterlab(lab, notebook_page):
+    """The whole boxes notebook (training included) runs in JupyterLab and every widget renders."""
+    name = lab.copy_in(REPO / "notebooks" / "02_bounding_boxes.ipynb")
+    nb = notebook_page(name)
+    nb.run_all(timeout=540)
+    nb.assert_widgets_ok()
+    widgets = nb.page.locator(".lw-boxes")
+    assert widgets.count() == 2  # alice draws, carol verifies (bob's clicks are made in code)
+    carol = widgets.nth(1)
+    carol.scroll_into_view_if_needed()
+    carol.locator("h3", has_text="All 5 items are done").wait_for(timeout=30_000)
+    carol.locator("button", has_text="Back").click()  # the last image, with carol's decisions
+    carol.locator("text=item 5 of 5").wait_for(timeout=30_000)
+    assert "rejected" in carol.locator(".lw-count-line").inner_text()
+    alice = widgets.nth(0)
+    alice.scroll_into_view_if_needed()
+    alice.locator("text=shapes/0040.jpg").first.wait_for(timeout=30_000)  # 40 done, one undone
+    canvas = alice.locator(".lw-boxcanvas canvas")
+    wait_for(lambda: canvas.get_attribute("data-item") == "shapes/0040.jpg", message="painted")
     nb.assert_widgets_ok()

@@ -111,7 +111,10 @@ function render({ model, el }) {
     const ready = images.now(shown);
     if (!e || !ready) {
       stage.classList.add("lw-loading");
-      images.want([shown]);
+      const id = shown;
+      const coming = images.get(id); // arrived but still decoding: paint when it is ready
+      if (coming) coming.then(() => { if (shown === id && !cv.image) paintImage(); });
+      else images.want([id]);
       return false;
     }
     cv.setImage({ source: ready.bitmap, width: e.size[0], height: e.size[1], item: shown, boxes: boxesOf(shown) });

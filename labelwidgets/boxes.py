@@ -28,7 +28,6 @@ from .store import LabelStore
 
 __all__ = ["BoxAnnotator", "DEFAULT_ATTRIBUTES"]
 
-log = logging.getLogger("labelwidgets")
 DEFAULT_ATTRIBUTES = ("truncated", "occluded", "difficult")
 _DETAIL_MAX = 2048  # longest side of a full-resolution crop sent for a zoomed view
 
@@ -150,7 +149,7 @@ class BoxAnnotator(LabelingWidget):
             try:
                 found = detect_boxes(self.detector, self.images.load(item_id), self.detector_options)
             except Exception as exc:  # the user's model failing must not end the session
-                log.warning("detector failed on %s", item_id, exc_info=True)
+                logging.getLogger("labelwidgets").warning("detector failed on %s", item_id, exc_info=True)
                 self._notes[item_id] = f"The detector failed on {item_id} ({exc!r}): draw the boxes by hand."
                 self._model[item_id] = []  # not stored: a new session tries again
                 return []
@@ -202,7 +201,8 @@ class BoxAnnotator(LabelingWidget):
         rows = clean + rejected
         verdicts = [(b["attributes"] or {}).get("review", {}).get("verdict") for b in rows]
         counts = ", ".join(f"{verdicts.count(v)} {v}" for v in VERDICTS if v in verdicts)
-        text = f"Saved {len(clean)} box(es) on {item}" + (f" (model boxes: {counts})" if counts else "")
+        text = f"Saved {len(clean)} box(es) on {item}" if clean else f"Saved {item}: no objects"
+        text += f" (model boxes: {counts})" if counts else ""
         text += "." + (" Note: " + "; ".join(notes) + "." if notes else "")
         sid = self.session.commit(
             item, lambda i: self.store.submit_boxes(i, self.task, rows, self.rater), text

@@ -148,7 +148,7 @@ class Session:
         self.shown: set[str] = set()
         self.unshowable: dict[str, str] = {}
         self.index = self.first_open(0)
-        self.status = message()
+        self.status = self._arrival_message()
 
     # ------------------------------------------------------------------ queue
     def __repr__(self) -> str:

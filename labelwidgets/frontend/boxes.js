@@ -25,6 +25,7 @@ function render({ model, el }) {
 
   const images = new LwImages(model, (msg) => model.send(msg));
   const sync = new LwSync(model, {
+    el,
     onAck: (msg, sent) => acked(msg, sent),
     onBusy: (pending) => busy(pending),
     onGone: (why, pending) => gone(why, pending),
@@ -229,7 +230,8 @@ function render({ model, el }) {
     buttons.skip.textContent = label("skip", "Skip");
     buttons.undo.textContent = label("undo", "Undo");
     buttons.submit.textContent = label("submit", "Submit");
-    lwProgress(progress, model.get("progress") || {}, sync.pending.size);
+    const saving = [...sync.pending.values()].filter((x) => x.type === "submit" || x.type === "skip").length;
+    lwProgress(progress, model.get("progress") || {}, saving, sync.gone);
     lwStatus(statusLine, localStatus || model.get("status"));
     help.textContent = model.get("help") || "";
     const off = sync.gone;

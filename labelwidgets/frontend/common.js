@@ -185,9 +185,10 @@ function lwPaint(canvas, entry, itemId) {
 // answers {type: "ack", seq, ok, submission_id | error, status}. Pending actions are kept until
 // acked. No ack for LW_BUSY_MS: the kernel is busy (the answers wait, they are not lost). The
 // kernel restarting or dying, or the comm closing: the kernel is gone (the answers are listed).
+// Each ack is also dispatched as an "lw-ack" DOM event on `el` (benchmarks/latency.py reads it).
 class LwSync {
-  constructor(model, { onAck, onBusy, onGone, onImage }) {
-    this.model = model; this.seq = 0; this.pending = new Map();
+  constructor(model, { onAck, onBusy, onGone, onImage, el }) {
+    this.model = model; this.seq = 0; this.pending = new Map(); this.el = el;
     this.onAck = onAck; this.onBusy = onBusy; this.onGone = onGone; this.onImage = onImage;
     this.gone = false; this.busy = false; this.timer = null;
     this.custom = (msg, buffers) => {
@@ -234,6 +235,10 @@ class LwSync {
     this.pending.delete(msg.seq);
     if (this.busy && this.pending.size === 0) this.busy = false;
     this.arm();
+    if (this.el) { // for measurements: {type, seq, ok, ms from send to ack}
+      this.el.dispatchEvent(new CustomEvent("lw-ack", { bubbles: true, composed: true,
+        detail: { type: sent.type, seq: msg.seq, ok: msg.ok, ms: performance.now() - sent.t0 } }));
+    }
     if (this.onAck) this.onAck(msg, sent);
   }
   arm() {
@@ -279,13 +284,16 @@ function lwStatus(el, status) {
   el.setAttribute("role", "status");
 }
 
-function lwProgress(el, progress, saving) {
+function lwProgress(el, progress, saving, gone) {
   const p = progress || {};
   const total = p.total || 0, done = p.done || 0;
+  let mark = h("span", { class: "lw-saved", text: done ? "✓ saved" : "" });
+  if (saving) mark = h("span", { class: "lw-saving", text: `saving ${saving}…` });
+  if (gone) mark = h("span", { class: "lw-unsaved", text: saving ? `${saving} NOT saved` : "kernel gone" });
   lwSet(el,
     h("progress", { class: "lw-progress-bar", max: Math.max(1, total), value: done }),
     h("span", { class: "lw-progress-text" }, h("b", { text: `${done} / ${total}` }),
       ` done by ${p.rater || ""}`),
-    h("span", { class: saving ? "lw-saving" : "lw-saved", text: saving ? `saving ${saving}…` : (done ? "✓ saved" : "") }),
+    mark,
   );
 }

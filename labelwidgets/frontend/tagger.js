@@ -23,6 +23,7 @@ function render({ model, el }) {
 
   const images = new LwImages(model, (msg) => model.send(msg));
   const sync = new LwSync(model, {
+    el,
     onAck: (msg, sent) => acked(msg, sent),
     onBusy: (pending) => busy(pending),
     onGone: (why, pending) => gone(why, pending),
@@ -181,7 +182,7 @@ function render({ model, el }) {
     buttons.undo.textContent = label("undo", "Undo");
     buttons.submit.textContent = label("submit", "Submit");
     const p = model.get("progress") || {};
-    lwProgress(progress, p, sync.pending.size);
+    lwProgress(progress, p, [...sync.pending.values()].filter((x) => x.type === "submit" || x.type === "skip").length, sync.gone);
     lwStatus(statusLine, localStatus || model.get("status"));
     help.textContent = model.get("help") || "";
     const off = sync.gone;

@@ -1,39 +1,22 @@
 // The box annotator's view (labelwidgets/boxes.py). Needs common.js and canvas.js in front of it.
-// Submit and Skip paint the next image at once (optimistic) while the kernel commits and acks;
-// Back, Undo and goto wait for the kernel. What is drawn on an image is sent to the kernel as it
-// changes (the `drawn` trait) and kept there as the image's draft until it is submitted, so
-// moving away never drops unsaved boxes. Skip asks again when boxes are drawn.
+// The queue (optimistic Submit/Skip, Back/Undo waiting for the kernel, refused answers brought
+// back, busy and lost kernels) is common.js's LwQueueView; the drawing is canvas.js's BoxCanvas.
+// What is drawn on an image is sent to the kernel as it changes (the `drawn` trait) and kept
+// there as the image's draft until it is submitted, so moving away never drops unsaved boxes;
+// Skip asks again when boxes are drawn.
 
 const LW_SKIP_CONFIRM_MS = 5000;
 
 function lwBoxSummary(boxes) {
-  const live = boxes.filter((b) => b.model?.verdict !== "rejected");
+  const live = (boxes || []).filter((b) => b.model?.verdict !== "rejected");
   return live.length ? live.map((b) => b.label).join(", ") : "no boxes";
 }
 
 function render({ model, el }) {
-  const keymap = () => model.get("keymap") || [];
   const classes = () => model.get("classes") || [];
-  let shown = null; // the item on screen; null = end screen; undefined = waiting for the kernel
-  let waitingAfter = null;
   const local = new Map(); // item_id -> boxes edited in this view and not yet saved
-  let localStatus = null;
-  let failed = [];
-  let navWaiting = 0;
   let digits = null, digitTimer = null;
   let skipArmed = null; // {item, until}: S pressed once with boxes drawn
-
-  const images = new LwImages(model, (msg) => model.send(msg));
-  const sync = new LwSync(model, {
-    el,
-    onAck: (msg, sent) => acked(msg, sent),
-    onBusy: (pending) => busy(pending),
-    onGone: (why, pending) => gone(why, pending),
-    onImage: (msg, buffers) => {
-      const p = images.put(msg, buffers);
-      if (p && msg.item_id === shown) p.then(() => { if (shown === msg.item_id && !cv.image) paintImage(); });
-    },
-  });
 
   // ---------------------------------------------------------------- DOM
   const root = h("div", { class: "labelwidgets lw-boxes" });
@@ -44,7 +27,6 @@ function render({ model, el }) {
   const header = h("div", { class: "lw-header" });
   const stage = h("div", { class: "lw-stage" });
   const side = h("div", { class: "lw-side" });
-  const main = h("div", { class: "lw-main" }, stage, side);
   const endBox = h("div", { class: "lw-end" });
   const button = (action, cls, onclick) => h("button", { class: `lw-action ${cls || ""}`, "data-action": action,
     tabindex: -1, onclick: onclick || (() => act(action)) });
@@ -53,10 +35,34 @@ function render({ model, el }) {
   };
   const statusLine = h("div", { class: "lw-status" });
   const help = h("div", { class: "lw-help" });
-  root.append(h("div", { class: "lw-top" }, progress, hint), header, main, endBox,
+  root.append(h("div", { class: "lw-top" }, progress, hint), header,
+    h("div", { class: "lw-main" }, stage, side), endBox,
     h("div", { class: "lw-actions" }, buttons.back, buttons.skip, buttons.undo, buttons.submit),
     statusLine, help);
   el.append(root);
+
+  const images = new LwImages(model, (msg) => model.send(msg));
+  const q = new LwQueueView(model, {
+    el, root, noun: "boxes",
+    onImage: (msg, buffers) => {
+      const p = images.put(msg, buffers);
+      if (p && msg.item_id === q.shown) p.then(() => { if (q.shown === msg.item_id && !cv.image) paintImage(); });
+    },
+    show: (id) => show(id),
+    repaint: () => { const e = q.entry(q.shown); if (e) paintHeader(e); if (!cv.image) paintImage(); paintSide(); paintChrome(); },
+    restore: (f) => { if (f.sent.boxes) local.set(f.item_id, f.sent.boxes); },
+    saved: (msg, sent) => {
+      if (sent.type === "submit" && msg.ok && q.shown !== sent.item_id) local.delete(sent.item_id);
+      if (sent.type === "undo" && msg.ok) local.clear(); // the kernel's answers (and drafts) hold again
+    },
+    unsaved: (p) => (p.type === "skip" ? `${p.item_id} (skip)` : `${p.item_id} (${lwBoxSummary(p.boxes)})`),
+    drafts: (pending) => [...local.entries()].filter(([id]) => !pending.some((p) => p.item_id === id))
+      .map(([id, b]) => `${id} (draft: ${lwBoxSummary(b)})`),
+    chrome: () => paintChrome(),
+  });
+  const sync = q.sync;
+  const keymap = () => q.keymap();
+  const say = (text, level) => q.say(text, level);
   const unfocus = lwFocusRoot(root, onKey);
 
   const cv = new BoxCanvas(stage, {
@@ -68,38 +74,23 @@ function render({ model, el }) {
     onDetail: (req) => { if (!sync.gone) model.send({ type: "detail", item_id: req.item, ...req }); },
   });
   const onDetail = (msg, buffers) => {
-    if (!msg || msg.type !== "detail" || msg.item_id !== shown || !buffers || !buffers[0]) return;
+    if (!msg || msg.type !== "detail" || msg.item_id !== q.shown || !buffers || !buffers[0]) return;
     const buf = buffers[0];
     const bytes = buf instanceof DataView ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : new Uint8Array(buf);
     createImageBitmap(new Blob([bytes], { type: `image/${msg.format}` })).then((source) => {
       cv.setDetail({ source, x: msg.x, y: msg.y, w: msg.w, h: msg.h, item: msg.item_id });
     });
   };
-  model.on("msg:custom", onDetail);
 
-  // ---------------------------------------------------------------- state helpers
-  const windowList = () => model.get("window") || [];
-  const entry = (id) => windowList().find((e) => e.item_id === id) || null;
-  const sequence = () => windowList().filter((e) => e.role !== "behind");
-
-  function nextAfter(id) {
-    // null: the queue is finished; undefined: not known yet (the kernel sends more)
-    const seq = sequence();
-    const i = seq.findIndex((e) => e.item_id === id);
-    if (i < 0) return undefined;
-    if (i + 1 < seq.length) return seq[i + 1].item_id;
-    return seq[i].final ? null : undefined;
-  }
-
-  const boxesOf = (id) => (local.has(id) ? local.get(id) : (entry(id)?.boxes || []));
+  const boxesOf = (id) => (local.has(id) ? local.get(id) : (q.entry(id)?.boxes || []));
 
   function edited(boxes) {
-    if (shown === null || shown === undefined) return;
-    local.set(shown, boxes);
+    if (!q.on(q.shown)) return;
+    local.set(q.shown, boxes);
     skipArmed = null;
-    if (localStatus && localStatus.level === "error" && !sync.gone) localStatus = null;
+    q.clearError();
     if (!sync.gone) {
-      model.set("drawn", { item_id: shown, boxes });
+      model.set("drawn", { item_id: q.shown, boxes });
       model.save_changes();
     }
     paintSide();
@@ -108,36 +99,33 @@ function render({ model, el }) {
 
   // ---------------------------------------------------------------- painting
   function paintImage() {
-    const e = entry(shown);
-    const ready = images.now(shown);
+    const id = q.shown;
+    const e = q.entry(id);
+    const ready = images.now(id);
     if (!e || !ready) {
       stage.classList.add("lw-loading");
-      const id = shown;
       const coming = images.get(id); // arrived but still decoding: paint when it is ready
-      if (coming) coming.then(() => { if (shown === id && !cv.image) paintImage(); });
+      if (coming) coming.then(() => { if (q.shown === id && !cv.image) paintImage(); });
       else images.want([id]);
       return false;
     }
-    cv.setImage({ source: ready.bitmap, width: e.size[0], height: e.size[1], item: shown, boxes: boxesOf(shown) });
-    cv.canvas.dataset.item = shown; // painted: the latency benchmark watches this
+    cv.setImage({ source: ready.bitmap, width: e.size[0], height: e.size[1], item: id, boxes: boxesOf(id) });
+    cv.canvas.dataset.item = id; // painted: the latency benchmark watches this
     stage.classList.remove("lw-loading");
     return true;
   }
 
   function show(id) {
-    shown = id;
     clearDigits();
     skipArmed = null;
     root.classList.toggle("lw-finished", id === null);
     root.classList.toggle("lw-waiting", id === undefined);
-    if (id === null || id === undefined) { cv.image = null; paintEnd(); paintChrome(); return; }
-    const e = entry(id);
-    if (!e) { shown = undefined; waitingAfter = id; cv.image = null; paintEnd(); paintChrome(); return; }
+    if (!q.on(id)) { cv.image = null; q.paintEnd(endBox); paintChrome(); return; }
     if (!paintImage()) { cv.image = null; cv.draw(); }
-    paintHeader(e);
+    paintHeader(q.entry(id));
     paintSide();
     paintChrome();
-    images.want(sequence().map((x) => x.item_id)); // decode what comes next now
+    images.want(q.sequence().map((x) => x.item_id)); // decode what comes next now
   }
 
   function paintHeader(e) {
@@ -155,8 +143,7 @@ function render({ model, el }) {
   }
 
   function paintSide() {
-    const km = keymap();
-    const key = (a) => lwShortcut(km, a);
+    const key = (a) => lwShortcut(keymap(), a);
     const sel = cv.boxes[cv.selected];
     const nClass = classes().length;
     const classButtons = classes().map((c, i) => h("button", {
@@ -193,10 +180,10 @@ function render({ model, el }) {
     for (const b of cv.boxes) if (b.model) counts[b.model.verdict] = (counts[b.model.verdict] || 0) + 1;
     const nLive = cv.boxes.filter((b) => b.model?.verdict !== "rejected").length;
     const review = Object.keys(counts).length
-      ? ` · model: ${["pending", "accepted", "changed", "rejected"].filter((v) => counts[v]).map((v) => `${counts[v]} ${v}`).join(", ")}` : "";
+      ? ` · model: ${VERDICTS.filter((v) => counts[v]).map((v) => `${counts[v]} ${v}`).join(", ")}` : "";
     const zoom = h("div", { class: "lw-zoom" },
-      button("zoom-out", "lw-small", () => { cv.zoomAt(1 / 1.5); }), button("fit", "lw-small", () => cv.fit()),
-      button("zoom-in", "lw-small", () => { cv.zoomAt(1.5); }));
+      button("zoom_out", "lw-small", () => cv.zoomAt(1 / 1.5)), button("fit", "lw-small", () => cv.fit()),
+      button("zoom_in", "lw-small", () => cv.zoomAt(1.5)));
     zoom.children[0].textContent = `− (${key("zoom_out")})`;
     zoom.children[1].textContent = `Fit (${key("fit")})`;
     zoom.children[2].textContent = `+ (${key("zoom_in")})`;
@@ -210,49 +197,15 @@ function render({ model, el }) {
       zoom);
   }
 
-  function paintEnd() {
-    const p = model.get("progress") || {};
-    const back = lwShortcut(keymap(), "back");
-    if (shown === undefined) {
-      lwSet(endBox, h("p", { class: "lw-wait", text: `Waiting for the kernel to send the next image (${sync.pending.size} saving)…` }));
-      return;
-    }
-    const saving = sync.pending.size ? ` (${sync.pending.size} still saving…)` : "";
-    lwSet(endBox,
-      h("h3", { text: `All ${p.total || 0} items are done${saving}.` }),
-      h("p", { text: `Thank you, ${p.rater || ""}! To edit an earlier item press the Back button (${back}).` }));
-  }
-
   function paintChrome() {
-    const km = keymap();
-    const label = (a, text) => `${text} (${lwShortcut(km, a)})`;
-    buttons.back.textContent = label("back", "◀ Back");
-    buttons.skip.textContent = label("skip", "Skip");
-    buttons.undo.textContent = label("undo", "Undo");
-    buttons.submit.textContent = label("submit", "Submit");
-    const saving = [...sync.pending.values()].filter((x) => x.type === "submit" || x.type === "skip").length;
-    lwProgress(progress, model.get("progress") || {}, saving, sync.gone);
-    lwStatus(statusLine, localStatus || model.get("status"));
-    help.textContent = model.get("help") || "";
-    const off = sync.gone;
-    for (const b of Object.values(buttons)) b.disabled = off;
-    buttons.submit.disabled = off || shown === null || shown === undefined;
-    buttons.skip.disabled = buttons.submit.disabled;
-  }
-
-  function say(text, level) {
-    if (!text) return;
-    localStatus = { text, level };
-    paintChrome();
+    q.paintChrome(buttons, progress, statusLine, help);
   }
 
   // ---------------------------------------------------------------- actions
   function clearDigits() { clearTimeout(digitTimer); digitTimer = null; digits = null; }
 
   function pickClass(n) {
-    const c = classes()[n - 1];
-    const r = cv.setLabel(c);
-    say(r.text, "info");
+    say(cv.setLabel(classes()[n - 1]).text, "info");
     paintSide();
   }
 
@@ -263,7 +216,7 @@ function render({ model, el }) {
   }
 
   function digit(d) {
-    if (shown === null || shown === undefined) return;
+    if (!q.on(q.shown)) return;
     const n = classes().length;
     if (!digits) digits = new LwDigits(n);
     clearTimeout(digitTimer);
@@ -276,51 +229,27 @@ function render({ model, el }) {
   }
 
   function commit(type) {
-    if (sync.gone) return;
-    if (shown === null || shown === undefined) {
-      say(shown === null ? `The queue is finished. Press the Back button (${lwShortcut(keymap(), "back")}) to edit an earlier item.` : "Waiting for the kernel to send the next image…", "info");
-      return;
-    }
-    if (navWaiting) { say("Waiting for the kernel…", "info"); return; }
-    const item = shown;
-    const boxes = cv.getBoxes();
+    const item = q.shown;
+    const boxes = q.on(item) ? cv.getBoxes() : [];
     const live = boxes.filter((b) => b.model?.verdict !== "rejected");
-    if (type === "skip" && live.length && !(skipArmed && skipArmed.item === item && performance.now() < skipArmed.until)) {
+    if (type === "skip" && live.length && !sync.gone && !(skipArmed && skipArmed.item === item && performance.now() < skipArmed.until)) {
       skipArmed = { item, until: performance.now() + LW_SKIP_CONFIRM_MS };
-      const key = lwShortcut(keymap(), "skip");
-      say(`${live.length} box(es) are drawn on ${item}. Press ${key} again to skip it anyway (they are kept as a draft), `
-        + `or ${lwShortcut(keymap(), "submit")} to save them.`, "warn");
+      say(`${live.length} box(es) are drawn on ${item}. Press ${lwShortcut(keymap(), "skip")} again to skip it anyway `
+        + `(they are kept as a draft), or ${lwShortcut(keymap(), "submit")} to save them.`, "warn");
       return;
     }
     skipArmed = null;
-    localStatus = null;
-    const payload = { item_id: item };
-    if (type === "submit") payload.boxes = boxes;
-    else local.set(item, boxes); // a skipped image keeps its boxes as a draft
-    sync.send(type, payload);
-    const nxt = nextAfter(item);
-    if (nxt === undefined) waitingAfter = item;
-    show(nxt);
+    if (q.on(item) && type === "skip") local.set(item, boxes); // a skipped image keeps its boxes as a draft
+    q.commit(type, type === "submit" ? { boxes } : {});
   }
 
-  function navigate(type, payload) {
-    if (sync.gone) return;
+  function navigate(type) {
     flushDigits();
-    if (shown && local.has(shown)) {
-      const n = local.get(shown).filter((b) => b.model?.verdict !== "rejected").length;
-      say(`Kept your unsaved boxes on ${shown} (${n}) as a draft: they are shown when you come back.`, "info");
+    if (q.on(q.shown) && local.has(q.shown) && !sync.gone) {
+      const n = local.get(q.shown).filter((b) => b.model?.verdict !== "rejected").length;
+      say(`Kept your unsaved boxes on ${q.shown} (${n}) as a draft: they are shown when you come back.`, "info");
     }
-    navWaiting += 1;
-    root.classList.add("lw-navigating");
-    sync.send(type, payload || {});
-    paintChrome();
-  }
-
-  function canvasAction(k) {
-    if (shown === null || shown === undefined) return;
-    const r = cv.action(k.action, k.args);
-    if (r.text) say(r.text, r.done ? (k.action === "accept" ? "ok" : "info") : "warn");
-    paintSide();
+    q.navigate(type);
   }
 
   function act(action) {
@@ -335,103 +264,40 @@ function render({ model, el }) {
     flushDigits();
     if (sync.gone && k.action !== "release") return true;
     if (["submit", "skip", "back", "undo"].includes(k.action)) act(k.action);
-    else if (k.action !== "release") canvasAction(k);
+    else if (k.action !== "release" && q.on(q.shown)) {
+      const r = cv.action(k.action, k.args);
+      if (r.text) say(r.text, r.done ? (k.action === "accept" ? "ok" : "info") : "warn");
+      paintSide();
+    }
     return true;
   }
 
-  // ---------------------------------------------------------------- kernel answers
-  function acked(msg, sent) {
-    if (sent.type === "back" || sent.type === "undo" || sent.type === "goto") navWaiting = Math.max(0, navWaiting - 1);
-    if (!navWaiting) root.classList.remove("lw-navigating");
-    if (sent.type === "submit") {
-      if (!msg.ok) failed.push({ item_id: sent.item_id, boxes: sent.boxes, error: msg.error });
-      else if (shown !== sent.item_id) local.delete(sent.item_id);
-    }
-    if (sent.type === "undo" && msg.ok) local.clear(); // the kernel's answers are the truth again
-    reconcile();
-  }
-
-  function reconcile() {
-    if (sync.gone) return;
-    if (sync.pending.size === 0) {
-      if (failed.length) { // back to the first image that was not saved, with its boxes
-        const f = failed[0]; failed = [];
-        if (f.boxes) local.set(f.item_id, f.boxes);
-        navWaiting += 1;
-        sync.send("goto", { item_id: f.item_id });
-        localStatus = { level: "error", text: `Not saved: ${f.item_id}: ${f.error} Your boxes are shown again; correct them and press ${lwShortcut(keymap(), "submit")} (Submit).` };
-        paintChrome();
-        return;
-      }
-      const cur = model.get("current");
-      if (cur !== shown) show(cur === undefined ? null : cur);
-      else if (shown !== null && shown !== undefined) {
-        const e = entry(shown);
-        if (e) paintHeader(e);
-        if (!cv.image) paintImage();
-        paintSide(); paintChrome();
-      } else paintChrome();
-      return;
-    }
-    if (shown === undefined && waitingAfter) {
-      const nxt = nextAfter(waitingAfter);
-      if (nxt !== undefined) show(nxt);
-    }
-    paintChrome();
-  }
-
-  function busy(pending) {
-    const items = pending.filter((p) => p.item_id).map((p) => p.item_id);
-    say(`The kernel is busy: ${pending.length} action(s) wait to be saved${items.length ? ` (${items.join(", ")})` : ""}. `
-      + "They are kept and saved when it is free; nothing is lost.", "warn");
-  }
-
-  function gone(why, pending) {
-    const unsaved = pending.filter((p) => p.type === "submit").map((p) => `${p.item_id} (${lwBoxSummary(p.boxes || [])})`);
-    const drafts = [...local.entries()].filter(([id]) => !pending.some((p) => p.item_id === id))
-      .map(([id, b]) => `${id} (draft: ${lwBoxSummary(b)})`);
-    const list = [...unsaved, ...drafts];
-    root.classList.add("lw-gone");
-    localStatus = { level: "error", text: `The kernel is gone (${why}).${list.length ? ` NOT saved: ${list.join(" | ")}.` : " Every box submitted before was saved."} `
-      + "The boxes stay on screen; run the cell again to go on: it resumes at the first image without an answer." };
-    paintChrome();
-  }
-
   // ---------------------------------------------------------------- model events
-  const onWindow = () => reconcile();
+  const onWindow = () => q.reconcile();
   const onDrawn = () => {
     const d = model.get("drawn") || {};
-    if (d.origin !== "kernel" || d.item_id !== shown) return; // a Python twin (click, review) drew
-    local.set(shown, d.boxes || []);
+    if (d.origin !== "kernel" || d.item_id !== q.shown) return; // a Python twin (click, review) drew
+    local.set(q.shown, d.boxes || []);
     cv.setBoxes(d.boxes || []);
     paintSide();
   };
-  const onChrome = () => paintChrome();
   const onClasses = () => { cv.setClasses(classes()); paintSide(); };
-  model.on("change:window", onWindow);
-  model.on("change:current", onWindow);
-  model.on("change:drawn", onDrawn);
-  model.on("change:status", onChrome);
-  model.on("change:progress", onChrome);
-  model.on("change:classes", onClasses);
+  const events = [["msg:custom", onDetail], ["change:window", onWindow], ["change:current", onWindow],
+    ["change:drawn", onDrawn], ["change:status", paintChrome], ["change:progress", paintChrome],
+    ["change:classes", onClasses]];
+  for (const [name, fn] of events) model.on(name, fn);
 
   const first = model.get("current");
-  show(first === undefined ? null : first);
-  images.want(windowList().map((e) => e.item_id));
+  q.show(first === undefined ? null : first);
+  images.want(q.windowList().map((e) => e.item_id));
 
   return () => {
     unfocus();
-    sync.dispose();
+    q.dispose();
     clearDigits();
     cv.destroy();
     images.forget();
-    model.off("msg:custom", onDetail);
-    model.off("change:window", onWindow);
-    model.off("change:current", onWindow);
-    model.off("change:drawn", onDrawn);
-    model.off("change:status", onChrome);
-    model.off("change:progress", onChrome);
-    model.off("change:classes", onClasses);
+    for (const [name, fn] of events) model.off(name, fn);
   };
 }
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
+import signal
+import sqlite3
 
 import numpy as np
 import pytest
@@ -61,9 +64,9 @@ FIXED = ('fixed = BoxAnnotator(photos, classes, rater="fay", store=store, task="
          '                     box_size=(64, 48))\nfixed')  # fmt: skip
 
 
-def _rows(lab, task, rater, n, kinds=("box",)):
+def _rows(lab, task, rater, n, kinds=("box",), db_name="boxes-browser.db"):
     def read():
-        db = LabelStore(lab.root / "boxes-browser.db")
+        db = LabelStore(lab.root / db_name)
         try:
             df = db.current(task=task, rater=rater)
         finally:
@@ -275,3 +278,59 @@ def test_notebook_02_renders_in_jupyterlab(lab, notebook_page):
     canvas = alice.locator(".lw-boxcanvas canvas")
     wait_for(lambda: canvas.get_attribute("data-item") == "shapes/0040.jpg", message="painted")
     nb.assert_widgets_ok()
+
+
+def test_kernel_killed_with_boxes_unsaved(lab, notebook_page):
+    """Busy kernel: the submitted boxes wait and the rater goes on. Killed kernel: the boxes not
+    saved, submitted or drawn, are listed and stay on screen; only acknowledged rows are stored."""
+    setup = SETUP.replace("boxes-browser.db", "boxes-kill.db")
+    code = ('kill = BoxAnnotator(scenes, classes, rater="kit", store=store)\n'
+            'import os; open("kernel.pid", "w").write(str(os.getpid()))\nkill')  # fmt: skip
+    nb = notebook_page(lab.write_notebook("boxes-kill.ipynb", [setup, code]))
+    nb.run_all(timeout=300)
+    page = nb.page
+    widget = page.locator(".lw-boxes").first
+    canvas = widget.locator(".lw-boxcanvas canvas")
+    wait_for(lambda: canvas.get_attribute("data-item") == "scene0.png", message="scene0 painted")
+    pid = int((lab.root / "kernel.pid").read_text())
+    widget.locator(".lw-header").click()
+    page.keyboard.press("Enter")  # scene0: no objects, saved
+    _rows(lab, "boxes", "kit", 1, db_name="boxes-kill.db")
+
+    def draw():
+        rect = canvas.bounding_box()
+        page.mouse.move(rect["x"] + 100, rect["y"] + 80)
+        page.mouse.down()
+        page.mouse.move(rect["x"] + 220, rect["y"] + 160, steps=4)
+        page.mouse.up()
+        page.mouse.move(3, 3)
+
+    blocker = sqlite3.connect(lab.root / "boxes-kill.db", timeout=5, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock: the kernel's commit waits
+    try:
+        wait_for(lambda: canvas.get_attribute("data-item") == "scene1.png", message="scene1 painted")
+        draw()
+        page.keyboard.press("Enter")  # submitted: it waits in the kernel
+        wait_for(lambda: canvas.get_attribute("data-item") == "scene2.png", message="scene2 at once")
+        page.keyboard.press("2")  # dog
+        draw()  # drawn, not submitted
+        status = widget.locator(".lw-status")
+        wait_for(lambda: "kernel is busy" in status.inner_text(), timeout=15, message="busy message")
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: "kernel is gone" in status.inner_text(), timeout=30, message="gone message")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    text = status.inner_text()
+    assert "NOT saved: scene1.png (cat) | scene2.png (draft: dog)" in text, text
+    assert widget.locator(".lw-count-line").inner_text().startswith("1 box")  # still on screen
+    dialog = page.locator(".jp-Dialog button.jp-mod-accept")  # "Kernel Restarting": close it
+    if dialog.count():
+        dialog.first.click()
+    _shot(widget, "boxes-kernel-gone")
+    db = LabelStore(lab.root / "boxes-kill.db")
+    try:
+        stored = db.current(task="boxes", rater="kit")
+    finally:
+        db.close()
+    assert stored["item_id"].tolist() == ["scene0.png"]  # what was acknowledged, and nothing else

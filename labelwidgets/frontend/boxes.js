@@ -93,6 +93,8 @@ function render({ model, el }) {
       model.set("drawn", { item_id: q.shown, boxes });
       model.save_changes();
     }
+    const e = q.entry(q.shown);
+    if (e) paintHeader(e); // "unsaved draft"
     paintSide();
     paintChrome();
   }

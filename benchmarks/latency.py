@@ -15,8 +15,10 @@ JupyterLab on 127.0.0.1, headless Chromium (Playwright), 200 items of about 1 me
   (``.lw-boxes canvas[data-item]``); its peer is the peer revision's BoxAnnotator
   (jupyter-bbox-widget in an ipywidgets session, keys by ipyevents with the mouse over it).
 
-Both are driven at the same pace: the next key after the previous image is painted.
-Run: ``python benchmarks/latency.py [--items 200] [--widget tagger|boxes|all] [--peer REV|none]``.
+Both are driven at the same pace: the next key after the previous image is painted (with
+``--pace committed``, also after the previous row is committed: a rater slower than the kernel).
+Run: ``python benchmarks/latency.py [--items 200] [--widget tagger|boxes|all] [--peer REV|none]
+[--pace painted|committed]``.
 """
 
 from __future__ import annotations
@@ -103,7 +105,8 @@ WIDGETS = {
 }
 
 
-def measure(server: LabServer, browser: Browser, widget: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+def measure(server: LabServer, browser: Browser, widget: str, n: int,
+            pace: str = "painted") -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     code, probe, before, keys_by = WIDGETS[widget]
     name = server.write_notebook(
         f"latency-{widget}.ipynb", [SETUP.format(n=n, name=widget), code.format(rater=f"{widget}-bench")]
@@ -129,6 +132,9 @@ def measure(server: LabServer, browser: Browser, widget: str, n: int) -> tuple[n
         page.page.keyboard.press("Enter")
         wait_for(lambda i=i: page.page.evaluate("window.__lat.length") > i or None, timeout=30,
                  message=f"image {i + 2} painted")  # fmt: skip
+        if pace == "committed" and probe is not IMG_PROBE:  # a rater's pace: the row is in first
+            wait_for(lambda i=i: page.page.evaluate("window.__ack.length") > i or None, timeout=30,
+                     message=f"row {i + 1} committed")  # fmt: skip
     time.sleep(1.0)  # the last acks
     lat = np.array(page.page.evaluate("window.__lat"))
     ack = np.array(page.page.evaluate("window.__ack"))
@@ -164,6 +170,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=200)
     parser.add_argument("--widget", choices=["tagger", "boxes", "all"], default="tagger")
     parser.add_argument("--peer", default=PEER_REV, help="git revision of the peer tagger, or 'none'")
+    parser.add_argument("--pace", choices=["painted", "committed"], default="painted",
+                        help="press the next key once the image is painted (default) or once the "
+                             "previous row is committed too (a rater slower than the kernel)")
     args = parser.parse_args()
     widgets = ["tagger", "boxes"] if args.widget == "all" else [args.widget]
     print(f"load before: {os.getloadavg()[0]:.2f} (1-min average, {os.cpu_count()} CPUs)")
@@ -175,7 +184,7 @@ def main() -> None:
             server = LabServer(tmp / "lab")
             try:
                 for widget in widgets:
-                    results[widget] = measure(server, browser, widget, args.items)
+                    results[widget] = measure(server, browser, widget, args.items, args.pace)
             finally:
                 server.stop()
             peer = _peer_package(args.peer, tmp) if args.peer != "none" else None
@@ -184,7 +193,7 @@ def main() -> None:
                 server = LabServer(tmp / "peer-lab")
                 try:
                     for widget in widgets:
-                        results[f"peer-{widget}"] = measure(server, browser, f"peer-{widget}", args.items)
+                        results[f"peer-{widget}"] = measure(server, browser, f"peer-{widget}", args.items, args.pace)
                 finally:
                     server.stop()
         finally:

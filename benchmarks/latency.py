@@ -11,9 +11,14 @@ JupyterLab on 127.0.0.1, headless Chromium (Playwright), 200 items of about 1 me
   ``--peer``, extracted to a temporary folder and imported by its own JupyterLab server): Enter
   keydown -> two frames after the next image's ``<img>`` loaded. Keys reach it with the mouse over
   it (ipyevents).
+- The box annotator (anywidget, this package): the same on its box canvas
+  (``.lw-boxes canvas[data-item]``); its peer is the peer revision's BoxAnnotator
+  (jupyter-bbox-widget in an ipywidgets session, keys by ipyevents with the mouse over it).
 
-Both are driven at the same pace: the next key after the previous image is painted.
-Run: ``python benchmarks/latency.py [--items 200] [--widget tagger|boxes|all] [--peer REV|none]``.
+Both are driven at the same pace: the next key after the previous image is painted (with
+``--pace committed``, also after the previous row is committed: a rater slower than the kernel).
+Run: ``python benchmarks/latency.py [--items 200] [--widget tagger|boxes|all] [--peer REV|none]
+[--pace painted|committed]``.
 """
 
 from __future__ import annotations
@@ -50,6 +55,9 @@ CANVAS_PROBE = """
   }).observe(canvas, {attributes: true, attributeFilter: ['data-item']});
 }
 """
+
+# the box annotator paints on the box canvas inside its own root
+BOX_PROBE = CANVAS_PROBE.replace(".lw-tagger canvas.lw-canvas", ".lw-boxes .lw-boxcanvas canvas")
 
 IMG_PROBE = """
 () => {
@@ -89,13 +97,16 @@ WIDGETS = {
                CANVAS_PROBE, ["1"], "focus"),
     "peer-tagger": ("w = lw.MultiTaskTagger(images, {{'quality': ['good', 'bad']}}, rater='{rater}', store=store)\nw",
                     IMG_PROBE, ["1"], "hover"),
-    # the box annotator keeps the image probe until it moves onto the anywidget base
-    "boxes": ("w = lw.BoxAnnotator(images, classes=['thing'], rater='{rater}', store=store)\nw",
-              IMG_PROBE, [], "hover"),
+    "boxes": ("w = lw.BoxAnnotator(images, ['thing'], rater='{rater}', store=store)\nw",
+              BOX_PROBE, [], "focus"),
+    # the box annotator of the peer revision: jupyter-bbox-widget in an ipywidgets session
+    "peer-boxes": ("w = lw.BoxAnnotator(images, classes=['thing'], rater='{rater}', store=store)\nw",
+                   IMG_PROBE, [], "hover"),
 }
 
 
-def measure(server: LabServer, browser: Browser, widget: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+def measure(server: LabServer, browser: Browser, widget: str, n: int,
+            pace: str = "painted") -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     code, probe, before, keys_by = WIDGETS[widget]
     name = server.write_notebook(
         f"latency-{widget}.ipynb", [SETUP.format(n=n, name=widget), code.format(rater=f"{widget}-bench")]
@@ -105,7 +116,7 @@ def measure(server: LabServer, browser: Browser, widget: str, n: int) -> tuple[n
     page.assert_widgets_ok()
     box = page.page.locator(".labelwidgets").first
     box.scroll_into_view_if_needed()
-    if probe is CANVAS_PROBE:
+    if probe in (CANVAS_PROBE, BOX_PROBE):
         wait_for(lambda: box.locator("canvas").get_attribute("data-item"), timeout=60, message="painted")
     else:
         page.page.locator(".labelwidgets img").first.wait_for(timeout=60_000)
@@ -121,6 +132,9 @@ def measure(server: LabServer, browser: Browser, widget: str, n: int) -> tuple[n
         page.page.keyboard.press("Enter")
         wait_for(lambda i=i: page.page.evaluate("window.__lat.length") > i or None, timeout=30,
                  message=f"image {i + 2} painted")  # fmt: skip
+        if pace == "committed" and probe is not IMG_PROBE:  # a rater's pace: the row is in first
+            wait_for(lambda i=i: page.page.evaluate("window.__ack.length") > i or None, timeout=30,
+                     message=f"row {i + 1} committed")  # fmt: skip
     time.sleep(1.0)  # the last acks
     lat = np.array(page.page.evaluate("window.__lat"))
     ack = np.array(page.page.evaluate("window.__ack"))
@@ -156,6 +170,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=200)
     parser.add_argument("--widget", choices=["tagger", "boxes", "all"], default="tagger")
     parser.add_argument("--peer", default=PEER_REV, help="git revision of the peer tagger, or 'none'")
+    parser.add_argument("--pace", choices=["painted", "committed"], default="painted",
+                        help="press the next key once the image is painted (default) or once the "
+                             "previous row is committed too (a rater slower than the kernel)")
     args = parser.parse_args()
     widgets = ["tagger", "boxes"] if args.widget == "all" else [args.widget]
     print(f"load before: {os.getloadavg()[0]:.2f} (1-min average, {os.cpu_count()} CPUs)")
@@ -167,15 +184,16 @@ def main() -> None:
             server = LabServer(tmp / "lab")
             try:
                 for widget in widgets:
-                    results[widget] = measure(server, browser, widget, args.items)
+                    results[widget] = measure(server, browser, widget, args.items, args.pace)
             finally:
                 server.stop()
-            peer = _peer_package(args.peer, tmp) if args.peer != "none" and "tagger" in widgets else None
+            peer = _peer_package(args.peer, tmp) if args.peer != "none" else None
             if peer is not None:
                 os.environ["PYTHONPATH"] = f"{peer}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
                 server = LabServer(tmp / "peer-lab")
                 try:
-                    results["peer-tagger"] = measure(server, browser, "peer-tagger", args.items)
+                    for widget in widgets:
+                        results[f"peer-{widget}"] = measure(server, browser, f"peer-{widget}", args.items, args.pace)
                 finally:
                     server.stop()
         finally:
@@ -185,10 +203,11 @@ def main() -> None:
         print(_row(f"{widget}: submit key -> next image painted", lat))
         if len(ack):
             print(_row(f"{widget}: submit key -> commit acknowledged", ack))
-    if "tagger" in results and "peer-tagger" in results:
-        new, old = results["tagger"][0], results["peer-tagger"][0]
-        print(f"tagger vs peer ({args.peer}): median {np.median(old) / np.median(new):.1f}x faster, "
-              f"p95 {np.percentile(old, 95) / np.percentile(new, 95):.1f}x faster")  # fmt: skip
+    for widget in widgets:
+        if widget in results and f"peer-{widget}" in results:
+            new, old = results[widget][0], results[f"peer-{widget}"][0]
+            print(f"{widget} vs peer ({args.peer}): median {np.median(old) / np.median(new):.1f}x faster, "
+                  f"p95 {np.percentile(old, 95) / np.percentile(new, 95):.1f}x faster")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ __all__ = [
     "DIGIT_INTERVAL_MS",
     "COMMON",
     "TASK_KEYS",
+    "BOX_KEYS",
+    "BOX_VIEW_ACTIONS",
     "DigitBuffer",
     "keymap",
     "normalize_key",
@@ -57,6 +59,28 @@ TASK_KEYS = (
         for d in range(10)
     ),
 )
+
+_ARROWS = {"ArrowLeft": (-1, 0), "ArrowRight": (1, 0), "ArrowUp": (0, -1), "ArrowDown": (0, 1)}
+#: The box annotator's keys beyond the common ones (Enter, S, Backspace, Z, Esc).
+BOX_KEYS = (
+    *({"key": str(d), "action": "class", "args": [str(d)], "label": "Class",
+       "interval_ms": DIGIT_INTERVAL_MS} for d in range(10)),
+    {"key": "Tab", "action": "next", "label": "Select the next box"},
+    {"key": "Shift+Tab", "action": "prev", "label": "Select the previous box"},
+    {"key": "Delete", "action": "delete", "label": "Delete the selected box"},
+    {"key": "Ctrl+z", "action": "restore", "label": "Bring back the deleted box"},
+    {"key": "a", "action": "accept", "label": "Accept the selected model box"},
+    {"key": "r", "action": "reject", "label": "Reject the selected model box"},
+    {"key": "+", "action": "zoom_in", "label": "Zoom in"},
+    {"key": "=", "action": "zoom_in", "label": "Zoom in"},
+    {"key": "-", "action": "zoom_out", "label": "Zoom out"},
+    {"key": "f", "action": "fit", "label": "Fit the image"},
+    *({"key": k, "action": "pan", "args": [dx / 5, dy / 5], "label": "Pan"} for k, (dx, dy) in _ARROWS.items()),
+    *({"key": "Shift+" + k, "action": "nudge", "args": [dx, dy], "label": "Move the selected box 1 px"}
+      for k, (dx, dy) in _ARROWS.items()),
+)  # fmt: skip
+#: Box annotator actions that act on the canvas only (no Python twin).
+BOX_VIEW_ACTIONS = ("next", "prev", "delete", "restore", "zoom_in", "zoom_out", "fit", "pan", "nudge")
 
 _SHOWN = {
     "Enter": "Enter",

@@ -298,3 +298,161 @@ function lwProgress(el, progress, saving, gone) {
     mark,
   );
 }
+
+// ------------------------------------------------------------------ the queue a view walks
+// What a labeling view does with the kernel's queue, in one place: Submit/Skip show the next
+// item at once (optimistic) while the kernel commits; Back/Undo/goto wait for the ack; an answer
+// the kernel refused brings its item back with the answers; a busy kernel and a lost one are said
+// in the status line. The view supplies hooks:
+//   show(id)        paint item id (null: the queue is finished; undefined: waiting for the kernel)
+//   repaint()       the same item, new state from the kernel
+//   restore(f)      put a refused answer back ({item_id, type, error, sent})
+//   saved(msg, sent) an ack arrived (after the bookkeeping, before the view is brought up to date)
+//   unsaved(sent)   text naming an answer that was not saved (when the kernel is gone)
+//   drafts()        texts naming further unsaved work (optional)
+//   chrome()        repaint buttons, progress and status
+// and el (for lw-ack events), onImage, noun ("answers", "boxes"), root (gets lw-navigating).
+class LwQueueView {
+  constructor(model, hooks) {
+    this.model = model; this.hooks = hooks;
+    this.shown = null; this.waitingAfter = null; this.localStatus = null;
+    this.failed = []; this.navWaiting = 0;
+    this.sync = new LwSync(model, {
+      el: hooks.el, onImage: hooks.onImage,
+      onAck: (msg, sent) => this.acked(msg, sent),
+      onBusy: (pending) => this.busy(pending),
+      onGone: (why, pending) => this.gone(why, pending),
+    });
+  }
+  keymap() { return this.model.get("keymap") || []; }
+  windowList() { return this.model.get("window") || []; }
+  entry(id) { return this.windowList().find((e) => e.item_id === id) || null; }
+  sequence() { return this.windowList().filter((e) => e.role !== "behind"); }
+  // the item after id: null when the queue is finished, undefined when not known yet
+  nextAfter(id) {
+    const seq = this.sequence();
+    const i = seq.findIndex((e) => e.item_id === id);
+    if (i < 0) return undefined;
+    if (i + 1 < seq.length) return seq[i + 1].item_id;
+    return seq[i].final ? null : undefined;
+  }
+  on(id) { return id !== null && id !== undefined; }
+  status() { return this.localStatus || this.model.get("status"); }
+  say(text, level) {
+    if (!text) return;
+    this.localStatus = { text, level };
+    this.hooks.chrome();
+  }
+  clearError() {
+    if (this.localStatus && this.localStatus.level === "error" && !this.sync.gone) this.localStatus = null;
+  }
+  saving() {
+    return [...this.sync.pending.values()].filter((x) => x.type === "submit" || x.type === "skip").length;
+  }
+  show(id) {
+    if (this.on(id) && !this.entry(id)) { this.waitingAfter = id; id = undefined; }
+    this.shown = id;
+    this.hooks.show(id);
+  }
+  // Submit or Skip: send, and show the next item now. False when nothing could be sent.
+  commit(type, payload) {
+    if (this.sync.gone) return false;
+    if (!this.on(this.shown)) {
+      const back = lwShortcut(this.keymap(), "back");
+      this.say(this.shown === null ? `The queue is finished. Press the Back button (${back}) to edit an earlier item.`
+        : "Waiting for the kernel to send the next image…", "info");
+      return false;
+    }
+    if (this.navWaiting) { this.say("Waiting for the kernel…", "info"); return false; }
+    const item = this.shown;
+    this.localStatus = null;
+    this.sync.send(type, { item_id: item, ...payload });
+    const nxt = this.nextAfter(item);
+    if (nxt === undefined) this.waitingAfter = item;
+    this.show(nxt);
+    return true;
+  }
+  // Back, Undo, goto: the kernel decides what comes; the view waits for its ack.
+  navigate(type, payload) {
+    if (this.sync.gone) return;
+    this.navWaiting += 1;
+    if (this.hooks.root) this.hooks.root.classList.add("lw-navigating");
+    this.sync.send(type, payload || {});
+    this.hooks.chrome();
+  }
+  acked(msg, sent) {
+    if (["back", "undo", "goto"].includes(sent.type)) this.navWaiting = Math.max(0, this.navWaiting - 1);
+    if (!this.navWaiting && this.hooks.root) this.hooks.root.classList.remove("lw-navigating");
+    if ((sent.type === "submit" || sent.type === "skip") && !msg.ok) {
+      this.failed.push({ item_id: sent.item_id, type: sent.type, error: msg.error, sent });
+    }
+    if (this.hooks.saved) this.hooks.saved(msg, sent);
+    this.reconcile();
+  }
+  reconcile() {
+    if (this.sync.gone) return;
+    if (this.sync.pending.size === 0) {
+      if (this.failed.length) { // back to the first answer that was not saved, with its answers
+        const f = this.failed[0]; this.failed = [];
+        this.hooks.restore(f);
+        this.navWaiting += 1;
+        this.sync.send("goto", { item_id: f.item_id });
+        const submit = lwShortcut(this.keymap(), "submit");
+        this.localStatus = { level: "error", text: `Not saved: ${f.item_id}: ${f.error} Your ${this.hooks.noun || "answers"} are shown again; correct them and press ${submit} (Submit).` };
+        this.hooks.chrome();
+        return;
+      }
+      const cur = this.model.get("current");
+      if (cur !== this.shown) this.show(cur === undefined ? null : cur);
+      else if (this.on(this.shown)) this.hooks.repaint();
+      else this.hooks.chrome();
+      return;
+    }
+    if (this.shown === undefined && this.waitingAfter) {
+      const nxt = this.nextAfter(this.waitingAfter);
+      if (nxt !== undefined) this.show(nxt);
+    }
+    this.hooks.chrome();
+  }
+  busy(pending) {
+    const items = pending.filter((p) => p.item_id).map((p) => p.item_id);
+    this.say(`The kernel is busy: ${pending.length} action(s) wait to be saved${items.length ? ` (${items.join(", ")})` : ""}. `
+      + "They are kept and saved when it is free; nothing is lost.", "warn");
+  }
+  gone(why, pending) {
+    const unsaved = pending.filter((p) => p.type === "submit" || p.type === "skip").map((p) => this.hooks.unsaved(p));
+    const list = [...unsaved, ...(this.hooks.drafts ? this.hooks.drafts(pending) : [])];
+    if (this.hooks.root) this.hooks.root.classList.add("lw-gone");
+    this.localStatus = { level: "error", text: `The kernel is gone (${why}).${list.length ? ` NOT saved: ${list.join(" | ")}.` : " Every answer given before was saved."} `
+      + "They stay on screen; run the cell again to go on: it resumes at the first item without an answer." };
+    this.hooks.chrome();
+  }
+  // the end screen, or the wait for the next image
+  paintEnd(endBox) {
+    const p = this.model.get("progress") || {};
+    const n = this.sync.pending.size;
+    if (this.shown === undefined) {
+      lwSet(endBox, h("p", { class: "lw-wait", text: `Waiting for the kernel to send the next image (${n} saving)…` }));
+      return;
+    }
+    const back = lwShortcut(this.keymap(), "back");
+    lwSet(endBox,
+      h("h3", { text: `All ${p.total || 0} items are done${n ? ` (${n} still saving…)` : ""}.` }),
+      h("p", { text: `Thank you, ${p.rater || ""}! To edit an earlier item press the Back button (${back}).` }));
+  }
+  // Back / Skip / Undo / Submit buttons with their keys, progress, status and help
+  paintChrome(buttons, progressEl, statusEl, helpEl) {
+    const km = this.keymap();
+    const names = { back: "◀ Back", skip: "Skip", undo: "Undo", submit: "Submit" };
+    for (const [a, b] of Object.entries(buttons)) b.textContent = `${names[a] || a} (${lwShortcut(km, a)})`;
+    lwProgress(progressEl, this.model.get("progress") || {}, this.saving(), this.sync.gone);
+    lwStatus(statusEl, this.status());
+    helpEl.textContent = this.model.get("help") || "";
+    const off = this.sync.gone;
+    for (const b of Object.values(buttons)) b.disabled = off;
+    const none = off || !this.on(this.shown);
+    if (buttons.submit) buttons.submit.disabled = none;
+    if (buttons.skip) buttons.skip.disabled = none;
+  }
+  dispose() { this.sync.dispose(); }
+}

@@ -246,9 +246,9 @@ def test_kernel_killed_mid_session(lab, notebook_page):
                 page.page.keyboard.press(key)
         assert _painted(widget) not in waiting  # the rater went on at once
         status = widget.locator(".lw-status")
-        wait_for(lambda: "it is busy" in status.inner_text(), timeout=15, message="busy message")
+        wait_for(lambda: "kernel is busy" in status.inner_text(), timeout=15, message="busy message")
         assert all(item in status.inner_text() for item in waiting)
-        assert "2 answer(s) not saved yet" in status.inner_text()
+        assert "2 answers not saved yet" in status.inner_text()
         assert "saving 2" in widget.locator(".lw-progress").inner_text()
         readme_shot(page.page, "tagger-kernel-busy", ".lw-tagger")
 
@@ -260,7 +260,7 @@ def test_kernel_killed_mid_session(lab, notebook_page):
     text = status.inner_text()
     assert f"{waiting[0]} (shape: square; colors: green)" in text
     assert f"{waiting[1]} (shape: triangle; colors: none)" in text
-    assert "NOT saved" in text and "Run the cell again" in text
+    assert "NOT saved" in text and "run the cell again" in text
     assert "2 NOT saved" in widget.locator(".lw-progress").inner_text()
     readme_shot(page.page, "tagger-kernel-gone", ".lw-tagger")
     labels = _labels(lab.root, "kill.db", "kk")

@@ -415,9 +415,11 @@ class LwQueueView {
     this.hooks.chrome();
   }
   busy(pending) {
-    const items = pending.filter((p) => p.item_id).map((p) => p.item_id);
-    this.say(`The kernel is busy: ${pending.length} action(s) wait to be saved${items.length ? ` (${items.join(", ")})` : ""}. `
-      + "They are kept and saved when it is free; nothing is lost.", "warn");
+    const items = pending.filter((p) => p.type === "submit" || p.type === "skip").map((p) => p.item_id);
+    const waited = Math.round((performance.now() - Math.min(...pending.map((p) => p.t0))) / 1000);
+    this.say(`The kernel is busy (no reply for ${waited} s): ${items.length} ${this.hooks.noun || "answers"} `
+      + `not saved yet${items.length ? ` (${items.join(", ")})` : ""}. They stay here and are saved when it is free; `
+      + "if it has stopped, run the cell again.", "warn");
   }
   gone(why, pending) {
     const unsaved = pending.filter((p) => p.type === "submit" || p.type === "skip").map((p) => this.hooks.unsaved(p));

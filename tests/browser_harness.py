@@ -13,7 +13,9 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -391,3 +393,26 @@ def wait_for(condition, timeout: float = 30, interval: float = 0.25, message: st
             return last
         time.sleep(interval)
     raise TimeoutError(f"{message} not met within {timeout} s (last value: {last!r})")
+
+
+def busy_then_killed(db: Path, pid: int, status, act, on_busy=None) -> str:
+    """Make a widget's kernel busy, then kill it; return what the widget's status line says.
+
+    Another writer holds the SQLite store's write lock (as a teammate's long transaction would),
+    so the kernel's next commit waits inside the kernel and no ack comes. ``act()`` is what the
+    rater does meanwhile; once ``status`` (a locator) says the kernel is busy, ``on_busy()`` runs,
+    the kernel process is killed and the status must say the kernel is gone.
+    """
+    blocker = sqlite3.connect(db, timeout=5, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        act()
+        wait_for(lambda: "kernel is busy" in status.inner_text(), timeout=15, message="busy message")
+        if on_busy is not None:
+            on_busy()
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: "kernel is gone" in status.inner_text(), timeout=30, message="gone message")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    return status.inner_text()

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
-import signal
-import sqlite3
 
 import numpy as np
 import pytest
-from browser_harness import ARTIFACTS, REPO, wait_for
+from browser_harness import ARTIFACTS, REPO, busy_then_killed, wait_for
 from PIL import Image
 
 from labelwidgets.store import LabelStore
@@ -305,23 +302,15 @@ def test_kernel_killed_with_boxes_unsaved(lab, notebook_page):
         page.mouse.up()
         page.mouse.move(3, 3)
 
-    blocker = sqlite3.connect(lab.root / "boxes-kill.db", timeout=5, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock: the kernel's commit waits
-    try:
+    def rater_goes_on():
         wait_for(lambda: canvas.get_attribute("data-item") == "scene1.png", message="scene1 painted")
         draw()
         page.keyboard.press("Enter")  # submitted: it waits in the kernel
         wait_for(lambda: canvas.get_attribute("data-item") == "scene2.png", message="scene2 at once")
         page.keyboard.press("2")  # dog
         draw()  # drawn, not submitted
-        status = widget.locator(".lw-status")
-        wait_for(lambda: "kernel is busy" in status.inner_text(), timeout=15, message="busy message")
-        os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: "kernel is gone" in status.inner_text(), timeout=30, message="gone message")
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
-    text = status.inner_text()
+
+    text = busy_then_killed(lab.root / "boxes-kill.db", pid, widget.locator(".lw-status"), rater_goes_on)
     assert "NOT saved: scene1.png (cat) | scene2.png (draft: dog)" in text, text
     assert widget.locator(".lw-count-line").inner_text().startswith("1 box")  # still on screen
     dialog = page.locator(".jp-Dialog button.jp-mod-accept")  # "Kernel Restarting": close it

@@ -7,13 +7,10 @@ wrap at 12 and 30, keys that pick 10-30, the dark theme, and a kernel killed mid
 
 from __future__ import annotations
 
-import os
-import signal
-import sqlite3
 import textwrap
 
 import pytest
-from browser_harness import LabServer, NotebookPage, readme_shot, wait_for
+from browser_harness import LabServer, NotebookPage, busy_then_killed, readme_shot, wait_for
 
 from labelwidgets.store import LabelStore
 
@@ -236,28 +233,23 @@ def test_kernel_killed_mid_session(lab, notebook_page):
         page.page.keyboard.press(key)
     wait_for(lambda: len(_labels(lab.root, "kill.db", "kk")) == 2, message="first item stored")
 
-    blocker = sqlite3.connect(lab.root / "kill.db", timeout=5, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")  # the write lock: the kernel's next commit waits for it
-    try:
-        waiting = []
+    waiting = []
+    status = widget.locator(".lw-status")
+
+    def rater_goes_on():
         for keys in (["2", "2", "Enter"], ["3", "Enter"]):
             waiting.append(_painted(widget))
             for key in keys:
                 page.page.keyboard.press(key)
         assert _painted(widget) not in waiting  # the rater went on at once
-        status = widget.locator(".lw-status")
-        wait_for(lambda: "kernel is busy" in status.inner_text(), timeout=15, message="busy message")
+
+    def while_busy():
         assert all(item in status.inner_text() for item in waiting)
         assert "2 answers not saved yet" in status.inner_text()
         assert "saving 2" in widget.locator(".lw-progress").inner_text()
         readme_shot(page.page, "tagger-kernel-busy", ".lw-tagger")
 
-        os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: "kernel is gone" in status.inner_text(), timeout=30, message="gone message")
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
-    text = status.inner_text()
+    text = busy_then_killed(lab.root / "kill.db", pid, status, rater_goes_on, while_busy)
     assert f"{waiting[0]} (shape: square; colors: green)" in text
     assert f"{waiting[1]} (shape: triangle; colors: none)" in text
     assert "NOT saved" in text and "run the cell again" in text

@@ -19,27 +19,10 @@ function render({ model, el }) {
   let skipArmed = null; // {item, until}: S pressed once with boxes drawn
 
   // ---------------------------------------------------------------- DOM
-  const root = h("div", { class: "labelwidgets lw-boxes" });
-  const progress = h("div", { class: "lw-progress" });
-  const hint = h("div", { class: "lw-hint" },
-    h("span", { class: "lw-hint-off", text: "Click here to use the keys" }),
-    h("span", { class: "lw-hint-on", text: "Keys active · Esc releases" }));
-  const header = h("div", { class: "lw-header" });
   const stage = h("div", { class: "lw-stage" });
   const side = h("div", { class: "lw-side" });
-  const endBox = h("div", { class: "lw-end" });
-  const button = (action, cls, onclick) => h("button", { class: `lw-action ${cls || ""}`, "data-action": action,
-    tabindex: -1, onclick: onclick || (() => act(action)) });
-  const buttons = {
-    back: button("back"), skip: button("skip"), undo: button("undo"), submit: button("submit", "lw-primary"),
-  };
-  const statusLine = h("div", { class: "lw-status" });
-  const help = h("div", { class: "lw-help" });
-  root.append(h("div", { class: "lw-top" }, progress, hint), header,
-    h("div", { class: "lw-main" }, stage, side), endBox,
-    h("div", { class: "lw-actions" }, buttons.back, buttons.skip, buttons.undo, buttons.submit),
-    statusLine, help);
-  el.append(root);
+  const { root, progress, header, endBox, buttons, statusLine, help } = lwFrame(el, "lw-boxes", [stage, side],
+    (action) => act(action));
 
   const images = new LwImages(model, (msg) => model.send(msg));
   const q = new LwQueueView(model, {
@@ -275,7 +258,6 @@ function render({ model, el }) {
   }
 
   // ---------------------------------------------------------------- model events
-  const onWindow = () => q.reconcile();
   const onDrawn = () => {
     const d = model.get("drawn") || {};
     if (d.origin !== "kernel" || d.item_id !== q.shown) return; // a Python twin (click, review) drew
@@ -284,23 +266,8 @@ function render({ model, el }) {
     paintSide();
   };
   const onClasses = () => { cv.setClasses(classes()); paintSide(); };
-  const events = [["msg:custom", onDetail], ["change:window", onWindow], ["change:current", onWindow],
-    ["change:drawn", onDrawn], ["change:status", paintChrome], ["change:progress", paintChrome],
-    ["change:classes", onClasses]];
-  for (const [name, fn] of events) model.on(name, fn);
-
-  const first = model.get("current");
-  q.show(first === undefined ? null : first);
-  images.want(q.windowList().map((e) => e.item_id));
-
-  return () => {
-    unfocus();
-    q.dispose();
-    clearDigits();
-    cv.destroy();
-    images.forget();
-    for (const [name, fn] of events) model.off(name, fn);
-  };
+  return q.start(images, [["msg:custom", onDetail], ["change:drawn", onDrawn], ["change:classes", onClasses]],
+    () => { unfocus(); clearDigits(); cv.destroy(); });
 }
 
 export default { render };

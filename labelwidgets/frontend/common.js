@@ -299,6 +299,30 @@ function lwProgress(el, progress, saving, gone) {
   );
 }
 
+// ------------------------------------------------------------------ the frame of a view
+// What every labeling view shows around its own part (`main`: elements put in the .lw-main row):
+// progress and the focus hint, the header, the end screen, Back/Skip/Undo/Submit (each calls
+// act(action)), the status line and the help line. Appended to el; returns the parts.
+function lwFrame(el, cls, main, act) {
+  const root = h("div", { class: `labelwidgets ${cls}` });
+  const progress = h("div", { class: "lw-progress" });
+  const hint = h("div", { class: "lw-hint" },
+    h("span", { class: "lw-hint-off", text: "Click here to use the keys" }),
+    h("span", { class: "lw-hint-on", text: "Keys active · Esc releases" }));
+  const header = h("div", { class: "lw-header" });
+  const endBox = h("div", { class: "lw-end" });
+  const button = (action, extra) => h("button", { class: `lw-action ${extra || ""}`, "data-action": action,
+    tabindex: -1, onclick: () => act(action) });
+  const buttons = { back: button("back"), skip: button("skip"), undo: button("undo"), submit: button("submit", "lw-primary") };
+  const statusLine = h("div", { class: "lw-status" });
+  const help = h("div", { class: "lw-help" });
+  root.append(h("div", { class: "lw-top" }, progress, hint), header, h("div", { class: "lw-main" }, ...main),
+    endBox, h("div", { class: "lw-actions" }, buttons.back, buttons.skip, buttons.undo, buttons.submit),
+    statusLine, help);
+  el.append(root);
+  return { root, progress, header, endBox, buttons, statusLine, help };
+}
+
 // ------------------------------------------------------------------ the queue a view walks
 // What a labeling view does with the kernel's queue, in one place: Submit/Skip show the next
 // item at once (optimistic) while the kernel commits; Back/Undo/goto wait for the ack; an answer
@@ -455,6 +479,23 @@ class LwQueueView {
     const none = off || !this.on(this.shown);
     if (buttons.submit) buttons.submit.disabled = none;
     if (buttons.skip) buttons.skip.disabled = none;
+  }
+  // Listen to the model (window, current, status, progress, and the view's own `events`), show
+  // the kernel's current item, ask for the window's images; returns render()'s cleanup, which
+  // runs the view's `cleanup` first.
+  start(images, events, cleanup) {
+    const all = [["change:window", () => this.reconcile()], ["change:current", () => this.reconcile()],
+      ["change:status", () => this.hooks.chrome()], ["change:progress", () => this.hooks.chrome()], ...events];
+    for (const [name, fn] of all) this.model.on(name, fn);
+    const first = this.model.get("current");
+    this.show(first === undefined ? null : first);
+    images.want(this.windowList().map((e) => e.item_id));
+    return () => {
+      if (cleanup) cleanup();
+      this.dispose();
+      images.forget();
+      for (const [name, fn] of all) this.model.off(name, fn);
+    };
   }
   dispose() { this.sync.dispose(); }
 }

@@ -17,28 +17,11 @@ function render({ model, el }) {
   let digits = null, digitTimer = null;
 
   // ---------------------------------------------------------------- DOM
-  const root = h("div", { class: "labelwidgets lw-tagger" });
-  const progress = h("div", { class: "lw-progress" });
-  const hint = h("div", { class: "lw-hint" },
-    h("span", { class: "lw-hint-off", text: "Click here to use the keys" }),
-    h("span", { class: "lw-hint-on", text: "Keys active · Esc releases" }));
-  const header = h("div", { class: "lw-header" });
   const canvas = h("canvas", { class: "lw-canvas", role: "img" });
   const figure = h("div", { class: "lw-image" }, canvas);
   const taskBox = h("div", { class: "lw-tasks" });
-  const endBox = h("div", { class: "lw-end" });
-  const button = (action, cls) => h("button", { class: `lw-action ${cls || ""}`, "data-action": action, tabindex: -1,
-    onclick: () => act(action) });
-  const buttons = {
-    back: button("back"), skip: button("skip"), undo: button("undo"), submit: button("submit", "lw-primary"),
-  };
-  const statusLine = h("div", { class: "lw-status" });
-  const help = h("div", { class: "lw-help" });
-  root.append(h("div", { class: "lw-top" }, progress, hint), header,
-    h("div", { class: "lw-main" }, figure, taskBox), endBox,
-    h("div", { class: "lw-actions" }, buttons.back, buttons.skip, buttons.undo, buttons.submit),
-    statusLine, help);
-  el.append(root);
+  const { root, progress, header, endBox, buttons, statusLine, help } = lwFrame(el, "lw-tagger", [figure, taskBox],
+    (action) => act(action));
 
   const images = new LwImages(model, (msg) => model.send(msg));
   const q = new LwQueueView(model, {
@@ -234,28 +217,13 @@ function render({ model, el }) {
   }
 
   // ---------------------------------------------------------------- model events
-  const onWindow = () => q.reconcile();
   const onSelection = () => { // a Python twin changed the selection on screen
     const sel = model.get("selection") || {};
     if (sync.pending.size === 0 && sel.item_id === q.shown && on()) { local.delete(q.shown); paintTasks(); }
   };
   const onTasks = () => { if (on()) paintTasks(); };
-  const listeners = [["change:window", onWindow], ["change:current", onWindow],
-    ["change:selection", onSelection], ["change:status", paintChrome], ["change:progress", paintChrome],
-    ["change:option_counts", onTasks]];
-  for (const [event, fn] of listeners) model.on(event, fn);
-
-  const first = model.get("current");
-  q.show(first === undefined ? null : first);
-  images.want(q.windowList().map((e) => e.item_id));
-
-  return () => {
-    unfocus();
-    q.dispose();
-    clearDigits();
-    images.forget();
-    for (const [event, fn] of listeners) model.off(event, fn);
-  };
+  return q.start(images, [["change:selection", onSelection], ["change:option_counts", onTasks]],
+    () => { unfocus(); clearDigits(); });
 }
 
 export default { render };

@@ -92,7 +92,7 @@ def _wait_next(widget, position: int, total: int) -> None:
     if position < total:
         widget.locator(f"text=item {position + 1} of {total}").wait_for(timeout=30_000)
     else:
-        widget.locator(f"text=All {total} items are done").wait_for(timeout=30_000)
+        widget.locator(".lw-end h3", has_text=f"All {total} items are done").wait_for(timeout=30_000)
     wait_for(lambda: "saving" not in widget.locator(".lw-progress").inner_text(), message="saved")
 
 

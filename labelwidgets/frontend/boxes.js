@@ -23,6 +23,7 @@ function render({ model, el }) {
   const side = h("div", { class: "lw-side" });
   const { root, progress, header, endBox, buttons, statusLine, help } = lwFrame(el, "lw-boxes", [stage, side],
     (action) => act(action));
+  const button = (action, cls, onclick) => lwButton(action, cls, onclick || (() => act(action)));
 
   const images = new LwImages(model, (msg) => model.send(msg));
   const q = new LwQueueView(model, {

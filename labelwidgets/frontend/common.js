@@ -303,6 +303,10 @@ function lwProgress(el, progress, saving, gone) {
 // What every labeling view shows around its own part (`main`: elements put in the .lw-main row):
 // progress and the focus hint, the header, the end screen, Back/Skip/Undo/Submit (each calls
 // act(action)), the status line and the help line. Appended to el; returns the parts.
+function lwButton(action, cls, onclick) {
+  return h("button", { class: `lw-action ${cls || ""}`, "data-action": action, tabindex: -1, onclick });
+}
+
 function lwFrame(el, cls, main, act) {
   const root = h("div", { class: `labelwidgets ${cls}` });
   const progress = h("div", { class: "lw-progress" });
@@ -311,8 +315,7 @@ function lwFrame(el, cls, main, act) {
     h("span", { class: "lw-hint-on", text: "Keys active · Esc releases" }));
   const header = h("div", { class: "lw-header" });
   const endBox = h("div", { class: "lw-end" });
-  const button = (action, extra) => h("button", { class: `lw-action ${extra || ""}`, "data-action": action,
-    tabindex: -1, onclick: () => act(action) });
+  const button = (action, extra) => lwButton(action, extra, () => act(action));
   const buttons = { back: button("back"), skip: button("skip"), undo: button("undo"), submit: button("submit", "lw-primary") };
   const statusLine = h("div", { class: "lw-status" });
   const help = h("div", { class: "lw-help" });

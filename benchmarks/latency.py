@@ -42,9 +42,11 @@ PEER_REV = "ce35239"  # the last revision with the ipywidgets/ipyevents tagger
 
 CANVAS_PROBE = """
 () => {
-  window.__lat = []; window.__ack = []; window.__t0 = null; window.__seen = null;
+  window.__lat = []; window.__ack = []; window.__kms = []; window.__t0 = null; window.__seen = null;
   document.addEventListener('keydown', (e) => { if (e.key === 'Enter') window.__t0 = performance.now(); }, true);
-  document.addEventListener('lw-ack', (e) => { if (e.detail.type === 'submit') window.__ack.push(e.detail.ms); }, true);
+  document.addEventListener('lw-ack', (e) => {
+    if (e.detail.type === 'submit') { window.__ack.push(e.detail.ms); window.__kms.push(e.detail.kernel_ms); }
+  }, true);
   const canvas = document.querySelector('.lw-tagger canvas.lw-canvas');
   window.__seen = canvas.dataset.item;
   new MutationObserver(() => {
@@ -61,7 +63,7 @@ BOX_PROBE = CANVAS_PROBE.replace(".lw-tagger canvas.lw-canvas", ".lw-boxes .lw-b
 
 IMG_PROBE = """
 () => {
-  window.__lat = []; window.__ack = []; window.__t0 = null;
+  window.__lat = []; window.__ack = []; window.__kms = []; window.__t0 = null;
   document.addEventListener('keydown', (e) => { if (e.key === 'Enter') window.__t0 = performance.now(); }, true);
   const watch = (img) => img.addEventListener('load', () => {
     if (window.__t0 === null) return;
@@ -106,7 +108,7 @@ WIDGETS = {
 
 
 def measure(server: LabServer, browser: Browser, widget: str, n: int,
-            pace: str = "painted") -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+            pace: str = "painted") -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     code, probe, before, keys_by = WIDGETS[widget]
     name = server.write_notebook(
         f"latency-{widget}.ipynb", [SETUP.format(n=n, name=widget), code.format(rater=f"{widget}-bench")]
@@ -130,17 +132,22 @@ def measure(server: LabServer, browser: Browser, widget: str, n: int,
         for key in before:
             page.page.keyboard.press(key)
         page.page.keyboard.press("Enter")
-        wait_for(lambda i=i: page.page.evaluate("window.__lat.length") > i or None, timeout=30,
-                 message=f"image {i + 2} painted")  # fmt: skip
+        try:
+            wait_for(lambda i=i: page.page.evaluate("window.__lat.length") > i or None, timeout=30,
+                     message=f"image {i + 2} painted")  # fmt: skip
+        except TimeoutError:
+            page.screenshot(f"latency-{widget}-stalled", ".labelwidgets")
+            raise
         if pace == "committed" and probe is not IMG_PROBE:  # a rater's pace: the row is in first
             wait_for(lambda i=i: page.page.evaluate("window.__ack.length") > i or None, timeout=30,
                      message=f"row {i + 1} committed")  # fmt: skip
     time.sleep(1.0)  # the last acks
     lat = np.array(page.page.evaluate("window.__lat"))
     ack = np.array(page.page.evaluate("window.__ack"))
+    kms = np.array(page.page.evaluate("window.__kms"), dtype=float)
     page.screenshot(f"latency-{widget}", ".labelwidgets")
     page.close()
-    return lat, ack
+    return lat, ack, kms
 
 
 def _peer_package(rev: str, into: Path) -> Path | None:
@@ -199,10 +206,11 @@ def main() -> None:
         finally:
             browser.close()
     print(f"load after: {os.getloadavg()[0]:.2f}")
-    for widget, (lat, ack) in results.items():
+    for widget, (lat, ack, kms) in results.items():
         print(_row(f"{widget}: submit key -> next image painted", lat))
         if len(ack):
             print(_row(f"{widget}: submit key -> commit acknowledged", ack))
+            print(_row(f"{widget}:   of which in the kernel's handler", kms))
     for widget in widgets:
         if widget in results and f"peer-{widget}" in results:
             new, old = results[widget][0], results[f"peer-{widget}"][0]

@@ -17,6 +17,7 @@ same :meth:`LabelingWidget.handle` as the browser's.
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -91,9 +92,10 @@ class LabelingWidget(SessionAccess, anywidget.AnyWidget):
         """Run the handler of one message (from the browser or a programmatic twin).
 
         The handler commits what it writes, the traits are updated, then the browser gets the
-        ack. A bad input becomes an error status (and the ack says ``ok: false``); with
+        ack (with ``kernel_ms``, the time spent here). A bad input becomes an error status (and the ack says ``ok: false``); with
         ``raise_errors`` (the Python twins) it is raised as well.
         """
+        started = time.perf_counter()
         kind = msg.get("type") if isinstance(msg, dict) else None
         handler = self._handlers.get(kind)
         seq = msg.get("seq") if isinstance(msg, dict) else None
@@ -118,7 +120,8 @@ class LabelingWidget(SessionAccess, anywidget.AnyWidget):
         if kind != "need":
             self._refresh(prefetch=False)
         if seq is not None:
-            ack = {"type": "ack", "seq": seq, "ok": error is None, "status": self.session.status}
+            ack = {"type": "ack", "seq": seq, "ok": error is None, "status": self.session.status,
+                   "kernel_ms": round((time.perf_counter() - started) * 1000, 1)}
             if error is not None:
                 ack["error"] = str(error)
             elif isinstance(result, str):

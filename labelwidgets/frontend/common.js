@@ -238,7 +238,7 @@ class LwSync {
     this.arm();
     if (this.el) { // for measurements: {type, seq, ok, ms from send to ack}
       this.el.dispatchEvent(new CustomEvent("lw-ack", { bubbles: true, composed: true,
-        detail: { type: sent.type, seq: msg.seq, ok: msg.ok, ms: performance.now() - sent.t0 } }));
+        detail: { type: sent.type, seq: msg.seq, ok: msg.ok, ms: performance.now() - sent.t0, kernel_ms: msg.kernel_ms } }));
     }
     if (this.onAck) this.onAck(msg, sent);
   }

@@ -62,10 +62,13 @@ function render({ model, el }) {
 
   // ---------------------------------------------------------------- painting
   function paintImage() {
-    const ready = images.now(q.shown);
-    if (ready) { lwPaint(canvas, ready, q.shown); figure.classList.remove("lw-loading"); return; }
+    const id = q.shown;
+    const ready = images.now(id);
+    if (ready) { lwPaint(canvas, ready, id); figure.classList.remove("lw-loading"); return; }
     figure.classList.add("lw-loading");
-    images.want([q.shown]);
+    const decoding = images.get(id); // arrived, still decoding: paint it when it is ready
+    if (decoding) decoding.then(() => { if (q.shown === id && canvas.dataset.item !== id) paintImage(); });
+    else images.want([id]);
   }
 
   function show(id) {

@@ -254,15 +254,15 @@ def test_kernel_killed_mid_session(lab, notebook_page):
     assert f"{waiting[1]} (shape: triangle; colors: none)" in text
     assert "NOT saved" in text and "run the cell again" in text
     assert "2 NOT saved" in widget.locator(".lw-progress").inner_text()
+    dialog = page.page.locator(".jp-Dialog button.jp-mod-accept")  # "Kernel Restarting": close it
+    wait_for(lambda: dialog.count(), timeout=10, message="JupyterLab's restart dialog")
+    dialog.first.click()
     readme_shot(page.page, "tagger-kernel-gone", ".lw-tagger")
     labels = _labels(lab.root, "kill.db", "kk")
     assert set(labels["item_id"]) == {saved}  # what was acknowledged, and nothing else
     assert widget.locator("button.lw-action").first.is_disabled()
 
     # the kernel restarted: run the tagger's cell again, it resumes at the first unsaved item
-    dialog = page.page.locator(".jp-Dialog button.jp-mod-accept")
-    if dialog.count():
-        dialog.first.click()
     page.wait_kernel_idle()
     page.page.locator(".jp-Notebook .jp-Cell.jp-CodeCell").nth(0).locator(".cm-content").click()
     page.page.keyboard.press("Shift+Enter")

@@ -453,7 +453,7 @@ class LwQueueView {
     const list = [...unsaved, ...(this.hooks.drafts ? this.hooks.drafts(pending) : [])];
     if (this.hooks.root) this.hooks.root.classList.add("lw-gone");
     this.localStatus = { level: "error", text: `The kernel is gone (${why}).${list.length ? ` NOT saved: ${list.join(" | ")}.` : " Every answer given before was saved."} `
-      + "They stay on screen; run the cell again to go on: it resumes at the first item without an answer." };
+      + "They stay listed here; run the cell again to go on: it resumes at the first item without an answer." };
     this.hooks.chrome();
   }
   // the end screen, or the wait for the next image

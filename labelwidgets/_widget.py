@@ -117,8 +117,7 @@ class LabelingWidget(SessionAccess, anywidget.AnyWidget):
                 "Please report this with the log.",
                 "error",
             )
-        if kind != "need":
-            self._refresh(prefetch=False)
+        prepared = [] if kind == "need" else self._refresh(prefetch=False, images=False)
         if seq is not None:
             ack = {"type": "ack", "seq": seq, "ok": error is None, "status": self.session.status,
                    "kernel_ms": round((time.perf_counter() - started) * 1000, 1)}
@@ -127,8 +126,9 @@ class LabelingWidget(SessionAccess, anywidget.AnyWidget):
             elif isinstance(result, str):
                 ack["submission_id"] = result
             self.send(ack)
-        if kind != "need":
-            self._prefetch()  # after the ack: the encoding thread must not delay it
+        if kind != "need":  # after the ack: neither picture bytes nor encoding delay it
+            self._send_images([item for item, _r, _s in prepared], displays=prepared)
+            self._prefetch()
         if error is not None and raise_errors:
             raise error
         return result
@@ -252,12 +252,15 @@ class LabelingWidget(SessionAccess, anywidget.AnyWidget):
             else:
                 return out
 
-    def _refresh(self, prefetch: bool = True) -> None:
-        """Send the window's images (new ones only), then the state, in one batch."""
+    def _refresh(self, prefetch: bool = True, images: bool = True) -> list:
+        """Send the window's images (new ones only), then the state, in one batch. With
+        ``images=False`` the images are not sent but returned (``handle`` sends them after the
+        ack, so the ack never waits for picture bytes)."""
         prepared = self._prepared()
         for item, _role, _shown in prepared:
             self.session.mark_shown(item)
-        self._send_images([item for item, _r, _s in prepared], displays=prepared)
+        if images:
+            self._send_images([item for item, _r, _s in prepared], displays=prepared)
         window = [
             {"item_id": item, "role": role, "format": shown.format, "width": shown.width,
              "height": shown.height, "scale": list(shown.scale), "final": False,
@@ -276,6 +279,7 @@ class LabelingWidget(SessionAccess, anywidget.AnyWidget):
             self._sync_extra()
         if prefetch:
             self._prefetch()
+        return [] if images else prepared
 
     def _sync_extra(self) -> None:
         """Further traits a subclass updates with the window (inside ``hold_sync``)."""

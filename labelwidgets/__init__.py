@@ -49,6 +49,7 @@ _EXPORTS = {
     "MultiTaskTagger": (".tagging", "MultiTaskTagger"),
     "PointAnnotator": (".polygons", "PointAnnotator"),
     "PolygonAnnotator": (".polygons", "PolygonAnnotator"),
+    "ReviewQueue": (".review", "ReviewQueue"),
     "TiebreakQueue": (".tiebreak", "TiebreakQueue"),
 }
 _SUBMODULES = ("formats", "voting", "training", "slices", "store", "images", "crops", "datasets")

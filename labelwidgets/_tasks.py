@@ -13,7 +13,8 @@ import pandas as pd
 
 from ._validate import RESERVED_COLUMNS, InputError, check_name, check_names
 
-__all__ = ["MultiLabel", "normalize_tasks", "normalize_answers", "normalize_suggestions", "task_kind"]
+__all__ = ["MultiLabel", "normalize_tasks", "normalize_answers", "normalize_suggestions", "task_kind",
+           "toggle", "suggestion_record", "answers_from_rows", "OptionCounts"]
 
 
 class MultiLabel(tuple):
@@ -150,3 +151,100 @@ def normalize_suggestions(tasks: Mapping[str, Sequence[str]], suggestions: pd.Da
             "model": getattr(row, "model", None),
         }
     return out
+
+
+def toggle(options: Sequence[str], chosen, option: str):
+    """The answer after clicking ``option``: a multi-label task toggles it in the sorted list
+    ``chosen``; a single-label task takes it.
+
+    Examples
+    --------
+    >>> toggle(MultiLabel(["red", "green"]), ["green"], "red")
+    ['red', 'green']
+    >>> toggle(("in", "out"), "in", "out")
+    'out'
+    """
+    if option not in options:
+        raise InputError(f"`option` must be one of {list(options)}. Got {option!r} instead.")
+    if isinstance(options, MultiLabel):
+        now = set(chosen or []) ^ {option}
+        return [o for o in options if o in now]
+    return option
+
+
+def suggestion_record(suggested: Mapping | None, answers: Mapping) -> dict | None:
+    """Per task, whether the rater accepted a model's suggestion (stored in ``attributes``).
+
+    ``suggested`` is one item of :func:`~labelwidgets._tasks.normalize_suggestions`.
+    """
+    if not suggested:
+        return None
+    record = {}
+    for task, meta in suggested["_meta"].items():
+        value = suggested[task]
+        same = sorted(value) == sorted(answers[task]) if isinstance(value, list) else value == answers[task]
+        record[task] = {"suggested": value, "accepted": bool(same),
+                        "suggestion_model": meta["model"], "suggestion_confidence": meta["confidence"]}  # fmt: skip
+    return record
+
+
+def answers_from_rows(rows: pd.DataFrame, tasks: Mapping[str, Sequence[str]]) -> dict[str, dict]:
+    """One rater's answers per item from their current rows (``store.current(rater=...)``):
+    ``{item_id: {task: label or [labels]}}``; a skipped task is left out (a skipped item maps
+    to ``{}``), a multi-label task answered "none of these" is ``[]``.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"item_id": ["a", "a", "a", "b"], "task": ["shape", "colors", "colors", "shape"],
+    ...                      "kind": ["label", "label", "label", "skip"], "label": ["o", "red", "blue", None]})
+    >>> answers_from_rows(rows, {"shape": ["o", "x"], "colors": MultiLabel(["red", "blue"])})
+    {'a': {'shape': 'o', 'colors': ['red', 'blue']}, 'b': {}}
+    """
+    rows = rows[rows["task"].isin(list(tasks)).to_numpy()]
+    answers: dict[str, dict] = {}
+    for (item, task), group in rows.groupby(["item_id", "task"], sort=False):
+        entry = answers.setdefault(item, {})
+        if (group["kind"] == "skip").any():
+            continue
+        labels = group["label"].dropna().tolist()
+        multi = isinstance(tasks[task], MultiLabel)
+        entry[task] = labels if multi else (labels[0] if labels else None)
+    return answers
+
+
+class OptionCounts:
+    """How often each option of each task was chosen, kept up to date answer by answer.
+
+    Examples
+    --------
+    >>> counts = OptionCounts({"shape": ["o", "x"]}, [{"shape": "o"}])
+    >>> counts.replace({"shape": "o"}, {"shape": "x"})
+    >>> counts.lists()
+    {'shape': [0, 1]}
+    """
+
+    def __init__(self, tasks: Mapping[str, Sequence[str]], answers: Iterable[Mapping] = ()):
+        self.tasks = tasks
+        self.n = {(t, o): 0 for t, opts in tasks.items() for o in opts}
+        for answer in answers:
+            self._add(answer, 1)
+
+    def _add(self, answer: Mapping, sign: int) -> None:
+        for task, value in answer.items():
+            for option in value if isinstance(value, list) else [value]:
+                if (task, option) in self.n:
+                    self.n[(task, option)] += sign
+
+    def replace(self, old: Mapping, new: Mapping) -> None:
+        """Count ``new`` instead of ``old`` (one item's answers before and after)."""
+        self._add(old, -1)
+        self._add(new, 1)
+
+    def lists(self) -> dict[str, list[int]]:
+        """``{task: [count per option]}`` in option order."""
+        return {t: [self.n[(t, o)] for o in opts] for t, opts in self.tasks.items()}
+
+    def frame(self) -> pd.DataFrame:
+        """``task, option, n``."""
+        return pd.DataFrame([{"task": t, "option": o, "n": self.n[(t, o)]}
+                             for t, opts in self.tasks.items() for o in opts])  # fmt: skip

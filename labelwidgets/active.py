@@ -11,20 +11,37 @@ Learning Literature Survey*, 2009); higher always means more uncertain:
 
 :func:`uncertainty_order` turns the scores into a queue order, the most uncertain first: the
 order a tagger shows items in when it learns from a model in the loop.
+
+Predictions in the store
+------------------------
+A model's predictions for a single-label task live in the label store as ``source="model"``
+rows (:func:`write_probabilities`): per item one ``kind="label"`` row whose ``label`` is the
+most probable class, ``confidence`` its probability, ``rater`` and ``model`` the model's name,
+and ``attributes["probabilities"]`` the whole distribution ``{class: probability}``.
+:func:`stored_uncertainty` reads them back: the latest prediction per item and task counts;
+margin and entropy need the stored distribution, least confidence works from ``confidence``
+alone (rows written by other tools). ``MultiTaskTagger(..., order="uncertainty")`` orders its
+queue this way and re-orders the items not yet shown each time the rater moves on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ._validate import InputError, check_choice, check_columns
+from ._tasks import MultiLabel
+from ._validate import InputError, check_choice, check_columns, check_name
 
-__all__ = ["UNCERTAINTY_METHODS", "probability_matrix", "uncertainty", "uncertainty_order"]
+__all__ = ["UNCERTAINTY_METHODS", "ORDERS", "probability_matrix", "uncertainty",
+           "uncertainty_order", "rank_items", "write_probabilities", "stored_uncertainty",
+           "uncertainty_rank"]  # fmt: skip
 
 UNCERTAINTY_METHODS = ("least_confidence", "margin", "entropy")
+#: The queue orders a tagger takes: ``"uncertainty"`` is least confidence.
+ORDERS = {"uncertainty": "least_confidence", **{m: m for m in UNCERTAINTY_METHODS}}
 #: How far an item's probabilities may sum from 1.
 SUM_TOLERANCE = 1e-3
 
@@ -205,12 +222,192 @@ def uncertainty_order(
     ['b', 'a', 'c']
     """
     scores = uncertainty(probabilities, method)
-    if item_ids is None:
-        ids = scores.index.tolist()
-    else:
-        ids = [item_ids] if isinstance(item_ids, str) else list(item_ids)
-    values = scores.reindex(pd.Index(ids, dtype=object)).to_numpy()
+    return rank_items(scores, scores.index.tolist() if item_ids is None else item_ids)
+
+
+def rank_items(scores: pd.Series, item_ids: Iterable[str]) -> list[str]:
+    """``item_ids`` by decreasing score; items without a score follow in the order given.
+
+    Ties keep the order of ``item_ids``. ``scores`` is indexed by item id (NaN: no score).
+
+    Examples
+    --------
+    >>> rank_items(pd.Series({"a": 0.1, "b": 0.7}), ["c", "a", "b"])
+    ['b', 'a', 'c']
+    """
+    ids = [item_ids] if isinstance(item_ids, str) else list(item_ids)
+    values = scores.reindex(pd.Index(ids, dtype=object)).to_numpy(dtype=float)
     scored = np.flatnonzero(~np.isnan(values))
     ranked = scored[np.argsort(-values[scored], kind="stable")]
     rest = np.flatnonzero(np.isnan(values))
     return [ids[i] for i in np.concatenate([ranked, rest])]
+
+
+def write_probabilities(
+    store, task: str, probabilities: pd.DataFrame, model: str, round: int | None = None
+) -> str:
+    """Record a model's predictions for ``task`` in the store, with each item's distribution.
+
+    One ``source="model"`` row per item, all in one submission (one transaction): ``label``
+    the most probable class (ties: the first in name order), ``confidence`` its probability,
+    ``rater`` and ``model`` the model's name, ``round`` as given, and
+    ``attributes["probabilities"]`` the whole distribution ``{class: probability}``. A newer
+    call for the same item replaces it in the current views (the log keeps every call).
+
+    Parameters
+    ----------
+    store : LabelStore
+        Where the rows go; the items must be in it (``images.to_store(store)``).
+    task : str
+        A single-label task. When it is registered in the store, every class must be one of
+        its options.
+    probabilities : pandas.DataFrame
+        ``item_id, class, probability``, checked as in :func:`probability_matrix`.
+    model : str
+        The model's name (the rows' ``rater`` and ``model``).
+    round : int or None, default=None
+        The training round, for the record.
+
+    Returns
+    -------
+    str
+        The submission id (``store.retract`` it to withdraw the predictions).
+
+    Raises
+    ------
+    InputError
+        Bad probabilities, a class that is not an option of the registered task, a bad name.
+    """
+    check_name(task, "task")
+    check_name(model, "model")
+    items, classes, matrix = probability_matrix(probabilities)
+    defined = store.tasks()
+    options = defined.loc[defined["task"] == task, "options"]
+    if len(options):
+        unknown = sorted({str(c) for c in classes} - set(options.iloc[-1]))
+        if unknown:
+            raise InputError(
+                f"`probabilities` classes must be options of task {task!r} {options.iloc[-1]}. "
+                f"Got {unknown} instead."
+            )
+    top = matrix.argmax(axis=1)
+    names = [str(c) for c in classes]
+    rows = [
+        {"item_id": str(item), "task": task, "rater": model, "kind": "label", "source": "model",
+         "label": names[k], "confidence": float(p[k]), "model": model, "round": round,
+         "attributes": {"probabilities": dict(zip(names, p.tolist(), strict=True))}}
+        for item, k, p in zip(items, top, matrix, strict=True)
+    ]  # fmt: skip
+    return store.append(rows)
+
+
+def _parsed(values) -> list:
+    """JSON texts (or dicts, or missing values) as Python objects; unreadable ones as None."""
+    texts = [v if isinstance(v, str) else "null" for v in values]
+    try:
+        out = json.loads("[" + ",".join(texts) + "]")  # one parse for the column
+    except ValueError:
+        out = []
+        for text in texts:
+            try:
+                out.append(json.loads(text))
+            except ValueError:
+                out.append(None)
+    return [v if isinstance(v, dict) else out[i] for i, v in enumerate(values)]
+
+
+def _distributions(attributes) -> tuple[np.ndarray, np.ndarray]:
+    """The ``attributes["probabilities"]`` of each row as a zero-padded matrix, and which rows
+    hold one (numbers >= 0, finite, summing to 1 within the tolerance; rescaled to 1)."""
+    found = [a.get("probabilities") if isinstance(a, dict) else None for a in _parsed(attributes)]
+    found = [list(d.values()) if isinstance(d, dict) else [] for d in found]
+    width = max([len(v) for v in found] or [0]) or 1
+    ok = np.array([len(v) > 0 for v in found], dtype=bool)
+    try:  # one conversion for the whole column
+        matrix = np.array([v + [0.0] * (width - len(v)) for v in found], dtype=float)
+    except (TypeError, ValueError):  # some row holds a non-number: fill row by row
+        matrix = np.zeros((len(found), width))
+        for i, values in enumerate(found):
+            try:
+                matrix[i, : len(values)] = np.asarray(values, dtype=float)
+            except (TypeError, ValueError):
+                ok[i] = False
+    matrix = matrix.reshape(len(found), width)
+    sums = matrix.sum(axis=1)
+    ok &= np.isfinite(matrix).all(axis=1) & (matrix >= 0).all(axis=1)
+    ok &= np.abs(sums - 1) <= SUM_TOLERANCE
+    matrix[ok] /= sums[ok, None]
+    return matrix, ok
+
+
+def stored_uncertainty(
+    rows: pd.DataFrame, method: str = "least_confidence", tasks: Sequence[str] | None = None
+) -> pd.Series:
+    """Each item's uncertainty from the model predictions among ``rows`` (a store's rows).
+
+    Per (item, task) the latest ``source="model"`` label row counts (highest
+    ``annotation_id``, whichever model wrote it). Its score comes from
+    ``attributes["probabilities"]`` when that holds a distribution; without one, least
+    confidence is ``1 - confidence`` and margin and entropy are unknown. An item's score is its
+    highest over ``tasks`` (the task the model is least sure of decides). Rows that hold
+    neither are ignored rather than refused: they may come from any tool, and the order must
+    not fail a rater's submit.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        ``store.current(source="model")`` (any rows of the store's columns; others are ignored).
+    method : {"least_confidence", "margin", "entropy"}, default="least_confidence"
+        The score (see the module docstring).
+    tasks : sequence of str or None, default=None
+        The single-label tasks to read (None: every task of ``rows``).
+
+    Returns
+    -------
+    pandas.Series
+        Score per scored item, indexed by ``item_id`` (sorted), named after ``method``.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"annotation_id": [1, 2, 3], "item_id": ["a", "b", "a"],
+    ...     "task": "shape", "kind": "label", "source": "model", "label": ["o", "x", "x"],
+    ...     "confidence": [0.9, 0.6, 0.8],
+    ...     "attributes": [None, None, '{"probabilities": {"o": 0.2, "x": 0.8}}']})
+    >>> stored_uncertainty(rows, "margin").round(3).to_dict()
+    {'a': 0.4}
+    >>> stored_uncertainty(rows).round(3).to_dict()
+    {'a': 0.2, 'b': 0.4}
+    """
+    check_choice(method, UNCERTAINTY_METHODS, "method")
+    check_columns(rows, ["annotation_id", "item_id", "task", "kind", "source", "label",
+                         "confidence", "attributes"], "rows")  # fmt: skip
+    keep = (rows["source"] == "model") & (rows["kind"] == "label") & rows["label"].notna()
+    if tasks is not None:
+        keep &= rows["task"].isin(list(tasks))
+    latest = rows[keep.to_numpy()].sort_values("annotation_id", kind="stable")
+    latest = latest.drop_duplicates(["item_id", "task"], keep="last")
+    matrix, full = _distributions(latest["attributes"].tolist())  # zero padding changes no score
+    score = np.full(len(latest), np.nan)
+    score[full] = _scores(matrix[full], method)
+    if method == "least_confidence":
+        conf = pd.to_numeric(latest["confidence"], errors="coerce").to_numpy(dtype=float)
+        top = ~full & np.isfinite(conf) & (conf >= 0) & (conf <= 1)
+        score[top] = 1.0 - conf[top]
+    per_item = pd.Series(score, index=pd.Index(latest["item_id"], dtype=object))
+    out = per_item.dropna().groupby(level=0).max()
+    out.index.name = "item_id"
+    return out.rename(method)
+
+
+def uncertainty_rank(rows: pd.DataFrame, order: str, tasks: Mapping[str, Sequence[str]]):
+    """The ranking a tagger re-orders its queue with: ``rank(item_ids) -> item_ids`` by
+    decreasing :func:`stored_uncertainty` over the single-label ``tasks``.
+
+    ``order`` is a key of :data:`ORDERS` (``"uncertainty"`` is least confidence); ``rows``
+    are ``store.current(source="model")``. Items without a prediction follow, in the order
+    given (:func:`rank_items`).
+    """
+    check_choice(order, [*ORDERS], "order")
+    single = [name for name, opts in tasks.items() if not isinstance(opts, MultiLabel)]
+    scores = stored_uncertainty(rows, ORDERS[order], single)
+    return lambda item_ids: rank_items(scores, item_ids)

@@ -11,6 +11,9 @@ Rules
   or skipped for every task. After a submit or a skip the session moves to the next open item
   (wrapping to the start of the queue), or to the end of the queue when all are done.
 - Each submit, skip and undo is one transaction, committed before the method returns.
+- A queue may be re-ordered while the rater works (:meth:`Session.reorder`, e.g. by a model's
+  uncertainty): only the items never shown and not done move, into the places such items held,
+  so the item on screen, those the browser already holds and Back's path never change.
 - An answer is stored only for an item whose image was shown (:meth:`Session.mark_shown`). An item
   whose image cannot be shown (deleted or unreadable since the image set was built) is moved to
   ``images.skipped`` with the reason, dropped from the queue, and nothing is stored for it.
@@ -30,7 +33,7 @@ from ._validate import InputError, check_name
 from .images import ImageSet
 from .store import LabelStore, default_rater
 
-__all__ = ["Session", "SessionAccess", "build_queue", "message", "LEVELS"]
+__all__ = ["Session", "SessionAccess", "build_queue", "reorder_open", "message", "LEVELS"]
 
 LEVELS = ("ok", "info", "warn", "error")
 
@@ -84,6 +87,52 @@ def build_queue(
     return images.item_ids
 
 
+def reorder_open(
+    queue: Sequence[str], keep: Iterable[str], order: Sequence[str], start: int = 0
+) -> list[str]:
+    """``queue`` with its movable items (those not in ``keep``) put in ``order``.
+
+    The items of ``keep`` stay where they are. The movable items take the places that movable
+    items held, filled in walking order from ``start`` (wrapping round to the beginning), so the
+    first of ``order`` is the next movable item a rater at ``start`` meets.
+
+    Parameters
+    ----------
+    queue : sequence of str
+        The queue.
+    keep : iterable of str
+        Items that must not move (shown, done).
+    order : sequence of str
+        The movable items of ``queue``, each once, in their new order.
+    start : int, default=0
+        The position the walk starts from (the current index).
+
+    Raises
+    ------
+    InputError
+        When ``order`` is not exactly the movable items.
+
+    Examples
+    --------
+    >>> reorder_open(["a", "b", "c", "d", "e"], keep={"a", "d"}, order=["e", "b", "c"], start=2)
+    ['a', 'c', 'e', 'd', 'b']
+    """
+    keep = set(keep)
+    n = len(queue)
+    walk = [*range(start, n), *range(0, min(start, n))]
+    slots = [p for p in walk if queue[p] not in keep]
+    movable = [queue[p] for p in slots]
+    if len(order) != len(movable) or set(order) != set(movable):
+        raise InputError(
+            f"`order` must hold each movable item of the queue once ({len(movable)} items). Got "
+            f"{len(order)} items, e.g. {list(order)[:3]}, instead."
+        )
+    out = list(queue)
+    for p, item in zip(slots, order, strict=True):
+        out[p] = item
+    return out
+
+
 class Session:
     """One rater's queue over an image set, committed to a label store.
 
@@ -103,6 +152,10 @@ class Session:
         Assignment roles that feed the queue (default: all roles).
     keymap : list of dict or None, default=None
         The widget's key map (:func:`labelwidgets.keys.keymap`); messages name its keys.
+    progress : callable or None, default=None
+        ``progress(rater, task_names) -> set of item ids`` the rater has finished (default:
+        ``store.progress``, answered or skipped for every task; a review queue counts only
+        reviewed answers).
 
     Attributes
     ----------
@@ -125,6 +178,7 @@ class Session:
         item_ids: Iterable[str] | None = None,
         roles: Sequence[str] | None = None,
         keymap: list[dict] | None = None,
+        progress: Callable[[str, Sequence[str]], set[str]] | None = None,
     ):
         if not isinstance(images, ImageSet):
             raise InputError(
@@ -143,7 +197,8 @@ class Session:
         self.keymap = keymap if keymap is not None else _keys.keymap()
         images.to_store(store)
         self.queue = build_queue(images, store, self.rater, item_ids, roles)
-        self.done = store.progress(self.rater, self.task_names) & set(self.queue)
+        self._progress = progress or store.progress
+        self.done = self._progress(self.rater, self.task_names) & set(self.queue)
         self.history: list[tuple[str, str]] = []  # (submission_id, item_id) made here, for undo
         self.shown: set[str] = set()
         self.unshowable: dict[str, str] = {}
@@ -309,10 +364,20 @@ class Session:
             return None
         submission_id, item_id = self.history.pop()
         retraction = self.store.retract(submission_id)
-        self.done = self.store.progress(self.rater, self.task_names) & set(self.queue)
+        self.done = self._progress(self.rater, self.task_names) & set(self.queue)
         self.index = self.position(item_id)
         self.status = message(f"Undid the last submission for {item_id}; it is shown again.", "ok")
         return retraction
+
+    def reorder(self, rank: Callable[[list[str]], list[str]]) -> None:
+        """Re-order the items not shown yet and not done: ``rank(items)`` returns them in the
+        new order, and they fill their places from the current position on
+        (:func:`reorder_open`). The current item moves only if it was never shown (a queue
+        being built), so what the rater sees and what the browser holds stay put."""
+        keep = self.done | self.shown
+        movable = [i for i in self.queue if i not in keep]
+        if movable:
+            self.queue = reorder_open(self.queue, keep, rank(movable), start=self.index)
 
     # ----------------------------------------------------- unshowable images
     def drop_unshowable(self, item_id: str, reason: str) -> None:

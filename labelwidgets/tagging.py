@@ -8,61 +8,39 @@ pick moves on to the next task; with 10 or more options type both digits of 10-9
 
 The browser holds the next images before they are needed and shows the next one on the key
 press; the submission is committed in the kernel meanwhile and the widget says when it is saved,
-or that it is not (see :mod:`labelwidgets._widget`).
+or that it is not (see :mod:`labelwidgets._widget`). ``order="uncertainty"`` shows the items a
+model is least sure of first (:mod:`labelwidgets.active`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 import traitlets as t
 
 from . import keys as _keys
-from ._tasks import MultiLabel, normalize_answers, normalize_suggestions, normalize_tasks, task_kind
-from ._validate import InputError
+from ._tasks import (
+    MultiLabel,
+    OptionCounts,
+    answers_from_rows,
+    normalize_answers,
+    normalize_suggestions,
+    normalize_tasks,
+    suggestion_record,
+    task_kind,
+    toggle,
+)
+from ._validate import InputError, check_choice
 from ._widget import LabelingWidget, frontend_module
+from .active import ORDERS, uncertainty_rank
 from .images import ImageSet
 from .session import Session
 from .store import LabelStore
 
 __all__ = ["MultiTaskTagger", "toggle", "suggestion_record"]
-
-
-def toggle(options: Sequence[str], chosen, option: str):
-    """The answer after clicking ``option``: a multi-label task toggles it in the sorted list
-    ``chosen``; a single-label task takes it.
-
-    Examples
-    --------
-    >>> toggle(MultiLabel(["red", "green"]), ["green"], "red")
-    ['red', 'green']
-    >>> toggle(("in", "out"), "in", "out")
-    'out'
-    """
-    if option not in options:
-        raise InputError(f"`option` must be one of {list(options)}. Got {option!r} instead.")
-    if isinstance(options, MultiLabel):
-        now = set(chosen or []) ^ {option}
-        return [o for o in options if o in now]
-    return option
-
-
-def suggestion_record(suggested: Mapping | None, answers: Mapping) -> dict | None:
-    """Per task, whether the rater accepted a model's suggestion (stored in ``attributes``).
-
-    ``suggested`` is one item of :func:`~labelwidgets._tasks.normalize_suggestions`.
-    """
-    if not suggested:
-        return None
-    record = {}
-    for task, meta in suggested["_meta"].items():
-        value = suggested[task]
-        same = sorted(value) == sorted(answers[task]) if isinstance(value, list) else value == answers[task]
-        record[task] = {"suggested": value, "accepted": bool(same),
-                        "suggestion_model": meta["model"], "suggestion_confidence": meta["confidence"]}  # fmt: skip
-    return record
-
+log = logging.getLogger("labelwidgets")
 
 class MultiTaskTagger(LabelingWidget):
     """Label several tasks per image from predefined options, by keyboard or mouse.
@@ -86,6 +64,11 @@ class MultiTaskTagger(LabelingWidget):
         Restrict the queue (default: the rater's assignments if any, else every item).
     roles : sequence of str or None, default=None
         Assignment roles that feed the queue.
+    order : {None, "uncertainty", "least_confidence", "margin", "entropy"}, default=None
+        None keeps the queue's order; the others show first the items a model is least sure
+        of, from its ``source="model"`` predictions in the store (:mod:`labelwidgets.active`;
+        ``"uncertainty"`` is least confidence; unpredicted items follow). Each time the rater
+        moves on, the items not yet shown are re-ordered by the newest predictions.
     max_size : int, default=768
         Longest side of the displayed image in pixels (larger images are scaled down; the
         view scales them further to fit).
@@ -117,20 +100,23 @@ class MultiTaskTagger(LabelingWidget):
         suggestions: pd.DataFrame | None = None,
         item_ids: Iterable[str] | None = None,
         roles: Sequence[str] | None = None,
+        order: str | None = None,
         max_size: int = 768,
         min_size: int = 384,
     ):
         reserved = images.metadata_columns if isinstance(images, ImageSet) else ()
         self.tasks = normalize_tasks(tasks, reserved=reserved)
         self.suggestions = normalize_suggestions(self.tasks, suggestions)
+        self.order = None if order is None else check_choice(order, [*ORDERS], "order")
         keymap = _keys.keymap(_keys.TASK_KEYS)
-        session = Session(images, store, rater, list(self.tasks), item_ids, roles, keymap)
+        session = Session(images, store, rater, list(self.tasks), item_ids, roles, keymap,
+                          progress=self._progress)  # fmt: skip
         for name, options in self.tasks.items():
             store.register_task(name, options, task_kind(options))
         super().__init__(session, max_size=max_size, min_size=min_size)
+        self._reorder()
         self._digits: _keys.DigitBuffer | None = None
-        self.answers = self._load_answers()
-        self._recount()
+        self._load_answers()
         most = max(len(o) for o in self.tasks.values())
         with self.hold_sync():
             self.keymap = keymap
@@ -145,30 +131,40 @@ class MultiTaskTagger(LabelingWidget):
         return f"{type(self).__name__}({len(self.queue)} items, tasks={list(self.tasks)}, rater={self.rater!r})"
 
     # ------------------------------------------------------------------ state
-    def _load_answers(self) -> dict[str, dict]:
-        """This rater's current answers per item (skipped items map to ``{}``)."""
+    def _load_answers(self) -> None:
+        """This rater's current answers per item of the queue, and the option counts."""
         cur = self.store.current(rater=self.rater)
-        cur = cur[cur["task"].isin(list(self.tasks)) & cur["item_id"].isin(self.queue)]
-        answers: dict[str, dict] = {}
-        for (item, task), rows in cur.groupby(["item_id", "task"], sort=False):
-            entry = answers.setdefault(item, {})
-            if (rows["kind"] == "skip").any():
-                continue
-            labels = rows["label"].dropna().tolist()
-            multi = isinstance(self.tasks[task], MultiLabel)
-            entry[task] = labels if multi else (labels[0] if labels else None)
-        return answers
+        self.answers = answers_from_rows(cur[cur["item_id"].isin(self.queue)], self.tasks)
+        self._counts = OptionCounts(self.tasks, self.answers.values())
 
     def _after_undo(self) -> None:
-        self.answers = self._load_answers()
-        self._recount()
+        self._load_answers()
+
+    _progress = None  # the Session's progress(rater, tasks) -> finished items; None: the store's
+
+    def _reorder(self) -> None:
+        """Re-order the items not yet shown by the model's uncertainty (``order``)."""
+        if self.order is None:
+            return
+        try:
+            self.session.reorder(uncertainty_rank(self.store.current(source="model"), self.order, self.tasks))
+        except Exception as exc:  # the answer is already committed: never report it as lost
+            log.warning("labelwidgets: re-ordering by %s failed: %r", self.order, exc)
+            self.say(f"{self.session.status['text']} The order by {self.order} could not be updated "
+                     f"({type(exc).__name__}: {exc}); the queue keeps its order.".strip(), "warn")  # fmt: skip
+
+    def _preset(self, item_id: str) -> dict:
+        """What is selected on an item the rater has not answered: the suggestions."""
+        return {k: v for k, v in self.suggestions.get(item_id, {}).items() if k != "_meta"}
+
+    def _record(self, item_id: str, answers: dict) -> dict | None:
+        """The ``attributes`` stored with a submission: whether suggestions were accepted."""
+        return suggestion_record(self.suggestions.get(item_id), answers)
 
     def _initial(self, item_id: str) -> dict:
-        """What is selected when an item is shown: the rater's earlier answers, else suggestions."""
+        """What is selected when an item is shown: the rater's earlier answers, else the preset."""
         earlier = self.answers.get(item_id)
-        base = dict(earlier) if earlier else {
-            k: v for k, v in self.suggestions.get(item_id, {}).items() if k != "_meta"
-        }
+        base = dict(earlier) if earlier else self._preset(item_id)
         return {
             name: sorted(base.get(name) or [], key=list(opts).index) if isinstance(opts, MultiLabel)
             else base.get(name)
@@ -177,40 +173,28 @@ class MultiTaskTagger(LabelingWidget):
 
     def counts(self) -> pd.DataFrame:
         """How often this rater chose each option so far: ``task, option, n``."""
-        return pd.DataFrame(
-            [{"task": t, "option": o, "n": self._counts[(t, o)]} for t, opts in self.tasks.items() for o in opts]
-        )
-
-    def _recount(self) -> None:
-        self._counts = {(t, o): 0 for t, opts in self.tasks.items() for o in opts}
-        for answer in self.answers.values():
-            self._count(answer, 1)
-
-    def _count(self, answer: dict, sign: int) -> None:
-        for task, value in answer.items():
-            for option in value if isinstance(value, list) else [value]:
-                if (task, option) in self._counts:
-                    self._counts[(task, option)] += sign
+        return self._counts.frame()
 
     def _set_answer(self, item: str, answer: dict) -> None:
-        self._count(self.answers.get(item, {}), -1)
+        self._counts.replace(self.answers.get(item, {}), answer)
         self.answers[item] = answer
-        self._count(answer, 1)
 
     # --------------------------------------------------------------- handlers
     def _on_submit(self, msg: dict) -> str:
         item = self.session.require_item("submit", msg.get("item_id"))
         clean = normalize_answers(self.tasks, msg.get("answers") or {})
-        record = suggestion_record(self.suggestions.get(item), clean)
+        record = self._record(item, clean)
         sid = self.session.commit(
             item, lambda i: self.store.submit(i, clean, self.rater, attributes=record)
         )
         self._set_answer(item, clean)
+        self._reorder()
         return sid
 
     def _on_skip(self, msg: dict) -> str:
         sid = super()._on_skip(msg)
         self._set_answer(self.session.history[-1][1], {})
+        self._reorder()
         return sid
 
     # ------------------------------------------------------------------ twins
@@ -259,7 +243,7 @@ class MultiTaskTagger(LabelingWidget):
     def _key_action(self, entry: dict):
         action = entry["action"]
         if action != "digit":
-            self._flush_digits()
+            self._digit(None)
         if action == "next_task":
             return self._set_active(self.active + 1)
         if action == "prev_task":
@@ -268,30 +252,21 @@ class MultiTaskTagger(LabelingWidget):
             return self._digit(entry["args"][0])
         return super()._key_action(entry)
 
-    def _digit(self, digit: str) -> None:
-        if self.current_item is None:
+    def _digit(self, digit: str | None) -> None:
+        """Feed a typed digit to the active task; None commits a lone digit still waiting."""
+        buffer = self._digits
+        if self.current_item is None or (digit is None and not (buffer and buffer.typed)):
             return
         task = list(self.tasks)[self.active]
-        if self._digits is None or self._digits.n_options != len(self.tasks[task]):
-            self._digits = _keys.DigitBuffer(len(self.tasks[task]))
+        n = len(self.tasks[task])
+        if digit is not None and (buffer is None or buffer.n_options != n):
+            buffer = self._digits = _keys.DigitBuffer(n)
         try:
-            number = self._digits.feed(digit)
+            number = buffer.feed(digit) if digit is not None else buffer.flush()
         except InputError as exc:
-            self.say(f"{exc} ({task} has {len(self.tasks[task])} options).", "error")
-            return
+            return self.say(f"{exc} ({task} has {n} options).", "error")
         if number is not None:
             self._pick(task, number)
-
-    def _flush_digits(self) -> None:
-        if self._digits is None or not self._digits.typed:
-            return
-        task = list(self.tasks)[self.active]
-        try:
-            number = self._digits.flush()
-        except InputError as exc:
-            self.say(f"{exc} ({task} has {len(self.tasks[task])} options).", "error")
-            return
-        self._pick(task, number)
 
     def _pick(self, task: str, number: int) -> None:
         options = self.tasks[task]
@@ -314,9 +289,7 @@ class MultiTaskTagger(LabelingWidget):
                 "suggested": suggested, "note": self.note(item_id)}  # fmt: skip
 
     def _sync_extra(self) -> None:
-        self.option_counts = {
-            name: [self._counts[(name, o)] for o in opts] for name, opts in self.tasks.items()
-        }
+        self.option_counts = self._counts.lists()
         if self.selection.get("item_id") != self.current_item:
             self._digits = None
             self.selection = {

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import entropy
 
 from labelwidgets import InputError
-from labelwidgets.active import probability_matrix, uncertainty, uncertainty_order
+from labelwidgets._tasks import MultiLabel
+from labelwidgets.active import (
+    ORDERS,
+    UNCERTAINTY_METHODS,
+    probability_matrix,
+    rank_items,
+    stored_uncertainty,
+    uncertainty,
+    uncertainty_order,
+    uncertainty_rank,
+    write_probabilities,
+)
+from labelwidgets.session import reorder_open
 
 
 def long(matrix, ids=None, classes=("cat", "dog", "fox")):
@@ -81,3 +95,83 @@ def test_bad_method_and_array():
         uncertainty(np.array([0.2, 0.3, 0.5]))
     with pytest.raises(InputError, match="rows must be non-negative and sum to 1"):
         uncertainty(np.array([[0.2, 0.3]]))
+
+
+# ------------------------------------------------------------------ predictions in the store
+
+def _items(store, ids):
+    store.add_items(pd.DataFrame({"item_id": ids, "path": ids, "width": 8, "height": 8}))
+
+
+def test_written_probabilities_read_back_as_the_same_scores(store):
+    ids = [f"i{k}" for k in range(len(MATRIX))]
+    _items(store, ids)
+    store.register_task("animal", ["cat", "dog", "fox"])
+    sid = write_probabilities(store, "animal", long(MATRIX), "net", round=2)
+    rows = store.current(source="model")
+    assert len(rows) == len(ids) and set(rows["submission_id"]) == {sid}  # one transaction
+    first = rows.iloc[0]
+    assert (first["rater"], first["model"], first["round"], first["label"]) == ("net", "net", 2, "cat")
+    assert first["confidence"] == pytest.approx(0.8)
+    assert json.loads(first["attributes"]) == {"probabilities": {"cat": 0.8, "dog": 0.1, "fox": 0.1}}
+    for method in UNCERTAINTY_METHODS:
+        got = stored_uncertainty(rows, method)
+        assert got.name == method and sorted(got.index) == ids
+        assert np.allclose(got.loc[ids].to_numpy(), uncertainty(MATRIX, method))
+    # the order a tagger takes is the order of uncertainty_order on the same probabilities
+    for order, method in ORDERS.items():
+        rank = uncertainty_rank(rows, order, {"animal": ["cat", "dog", "fox"]})
+        assert rank(ids) == uncertainty_order(long(MATRIX), method)
+
+
+def test_newest_prediction_counts_and_top1_only_rows(store):
+    _items(store, ["a", "b", "c"])
+    write_probabilities(store, "animal", long([[0.9, 0.05, 0.05]], ids=["a"]), "old")
+    write_probabilities(store, "animal", long([[0.4, 0.3, 0.3]], ids=["a"]), "new")  # another model, later
+    # another tool's prediction: top-1 confidence only (no distribution)
+    store.submit("b", {"animal": "dog"}, "other", source="model", confidence=0.7)
+    store.submit("c", {"animal": "dog"}, "ann")  # a human answer is no prediction
+    rows = store.current()
+    least = stored_uncertainty(rows)
+    assert least.round(6).to_dict() == {"a": 0.6, "b": 0.3}
+    assert stored_uncertainty(rows, "margin").round(6).to_dict() == {"a": 0.9}  # b: unknown
+    assert rank_items(stored_uncertainty(rows, "margin"), ["c", "b", "a"]) == ["a", "c", "b"]
+
+
+def test_item_score_is_its_most_uncertain_task_and_bad_rows_are_ignored():
+    rows = pd.DataFrame({
+        "annotation_id": [1, 2, 3, 4, 5], "item_id": ["a", "a", "b", "c", "d"],
+        "task": ["shape", "size", "shape", "shape", "shape"], "kind": "label", "source": "model",
+        "label": ["o", "big", "o", "o", "o"], "confidence": [0.9, 0.6, np.nan, np.nan, 1.5],
+        "attributes": [None, None, '{"probabilities": {"o": 0.5, "x": 0.2}}',  # no distribution
+                       "{not json", '{"probabilities": {"o": "high"}}'],
+    })  # fmt: skip
+    assert stored_uncertainty(rows).round(6).to_dict() == {"a": 0.4}
+    assert stored_uncertainty(rows, tasks=["shape"]).round(6).to_dict() == {"a": 0.1}
+    # a multi-label task's rows are left out of the tagger's ranking
+    rank = uncertainty_rank(rows, "uncertainty", {"shape": ["o", "x"], "size": MultiLabel(["big"])})
+    assert rank(["d", "c", "b", "a"]) == ["a", "d", "c", "b"]
+
+
+def test_bad_predictions_and_orders(store):
+    _items(store, ["i0"])
+    store.register_task("animal", ["cat", "dog"])
+    with pytest.raises(InputError, match=r"classes must be options of task 'animal' \['cat', 'dog'\]. Got \['fox'\]"):
+        write_probabilities(store, "animal", long(MATRIX[:1]), "net")
+    with pytest.raises(InputError, match="must sum to 1"):
+        write_probabilities(store, "animal", long([[0.5, 0.2, 0.2]]), "net")
+    with pytest.raises(InputError, match="`model` must be"):
+        write_probabilities(store, "animal", long(MATRIX[:1]), "")
+    assert store.annotations().empty
+    with pytest.raises(InputError, match=r"`order` must be one of \['uncertainty', 'least_confidence'"):
+        uncertainty_rank(store.current(), "random", {"animal": ["cat", "dog"]})
+
+
+def test_reorder_open_moves_only_the_unshown_items():
+    queue = ["a", "b", "c", "d", "e", "f"]
+    # shown or done items keep their places; the rest fill theirs from the current position on
+    assert reorder_open(queue, {"b", "c"}, ["f", "a", "e", "d"], start=3) == ["d", "b", "c", "f", "a", "e"]
+    assert reorder_open(queue, set(), queue[::-1]) == queue[::-1]
+    assert reorder_open(queue, set(queue), []) == queue
+    with pytest.raises(InputError, match=r"`order` must hold each movable item of the queue once \(4 items\)"):
+        reorder_open(queue, {"b", "c"}, ["f", "a", "e"], start=3)

@@ -247,3 +247,77 @@ def test_simulated_rater_goes_through_submit(demo_root, store):
     assert (table["colors"] == table["colors_true"]).all()
     shown = t.window[0]  # the 96 px shapes are sent enlarged (crisp PNG), not at 96 px
     assert shown["format"] == "png" and min(shown["width"], shown["height"]) >= 384
+
+
+# --------------------------------------------------------------- active-learning order
+def _predict(store, confidences: dict, model="net", classes=("small", "large")):
+    """A model's predictions for "size": P(small) per item, written as the tagger reads them."""
+    from labelwidgets.active import write_probabilities
+
+    probs = pd.DataFrame([{"item_id": i, "class": c, "probability": p if c == classes[0] else 1 - p}
+                          for i, p in confidences.items() for c in classes])  # fmt: skip
+    return write_probabilities(store, "size", probs, model)
+
+
+def test_uncertainty_order_through_submit_follows_new_predictions(tmp_path, store):
+    images = _many(tmp_path, n_images=9)
+    images.to_store(store)
+    p_small = {f"{i}.png": p for i, p in enumerate([0.95, 0.6, 0.99, 0.5, 0.7, 0.9, 0.8, 0.55, 0.97])}
+    _predict(store, p_small)
+    plain = MultiTaskTagger(images, {"size": ["small", "large"]}, rater="plain", store=store)
+    assert plain.queue == images.item_ids  # the default order is the queue's own
+    t = MultiTaskTagger(images, {"size": ["small", "large"]}, rater="al", store=store, order="uncertainty")
+    by_confidence = sorted(p_small, key=lambda i: max(p_small[i], 1 - p_small[i]))
+    assert t.queue == by_confidence and t.current_item == "3.png"  # P = 0.5 first
+    window = [e["item_id"] for e in t.window]
+    assert window == by_confidence[:4]
+    # a new model run: 8.png becomes the least sure; the rater moves on
+    _predict(store, {**p_small, "8.png": 0.51, "3.png": 0.99}, model="net-2")
+    t.submit({"size": "small"})
+    assert t.queue[:4] == window  # what was shown (and is held by the browser) never moves
+    assert t.queue[4] == "8.png" and [e["item_id"] for e in t.window][-1] == "8.png"
+    t.press("2"), t.press("Enter")  # the keyboard path re-orders too
+    t.skip()
+    rest = t.queue[5:]
+    assert rest == sorted(rest, key=lambda i: max(p_small[i], 1 - p_small[i]))
+    while t.current_item is not None:
+        t.submit({"size": "large"})
+    assert len(store.labels(rater="al")) == 8 and t.progress["done"] == 9  # one skipped
+    # resumed later: done items keep their places, the open one comes first
+    again = MultiTaskTagger(images, {"size": ["small", "large"]}, rater="al", store=store, order="margin")
+    assert again.current_item is None and sorted(again.queue) == sorted(images.item_ids)
+
+
+def test_margin_needs_the_distribution_least_confidence_does_not(tmp_path, store):
+    images = _many(tmp_path, n_images=4)
+    images.to_store(store)
+    tasks = {"size": ["small", "large", "huge"]}
+    store.submit("2.png", {"size": "small"}, "old-tool", source="model", confidence=0.4)  # top-1 only
+    probs = pd.DataFrame({"item_id": ["1.png"] * 3, "class": ["small", "large", "huge"],
+                          "probability": [0.5, 0.45, 0.05]})  # fmt: skip
+    from labelwidgets.active import write_probabilities
+
+    write_probabilities(store, "size", probs, "net")
+    least = MultiTaskTagger(images, tasks, rater="a", store=store, order="uncertainty")
+    assert least.queue == ["2.png", "1.png", "0.png", "3.png"]  # 1 - 0.4 > 1 - 0.5, then unscored
+    margin = MultiTaskTagger(images, tasks, rater="b", store=store, order="margin")
+    assert margin.queue == ["1.png", "0.png", "2.png", "3.png"]  # 2.png has no distribution
+    with pytest.raises(InputError, match=r"`order` must be one of \['uncertainty', 'least_confidence', 'margin', 'entropy'\]. Got 'random'"):
+        MultiTaskTagger(images, tasks, rater="c", store=store, order="random")
+
+
+def test_a_failed_reorder_never_reports_the_answer_lost(tmp_path, store, monkeypatch):
+    images = _many(tmp_path, n_images=3)
+    t = MultiTaskTagger(images, {"size": ["small", "large"]}, rater="r", store=store, order="entropy")
+    real = store.current
+
+    def broken(*args, source=None, **kwargs):
+        if source == "model":
+            raise OSError("disk gone")
+        return real(*args, source=source, **kwargs)
+
+    monkeypatch.setattr(store, "current", broken)
+    sid = t.submit({"size": "small"})
+    assert store.labels(rater="r")["submission_id"].tolist() == [sid]
+    assert t.status["level"] == "warn" and t.status["text"].startswith("Saved 0.png. The order by entropy")
+    assert "OSError: disk gone" in t.status["text"] and "not saved" not in t.status["text"]

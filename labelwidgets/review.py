@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ._tasks import OptionCounts
+from ._tasks import MultiLabel, OptionCounts
 from ._validate import InputError, check_columns, check_name, check_positive_int
 from .store import LabelStore, default_rater
 from .tagging import MultiTaskTagger
@@ -250,6 +250,10 @@ class ReviewQueue(MultiTaskTagger):
                 f"`issues` must name items of the image set. Got {len(unknown)} unknown items, "
                 f"e.g. {unknown[:3]}, instead; pass the images the labels belong to."
             )
+        multi = [t for t in plan.tasks if isinstance(tasks[t], MultiLabel)]
+        if multi:
+            raise InputError(f"`issues` tasks must be single-label tasks. Got multi-label {multi} "
+                             "instead; label_issues checks one class per item.")  # fmt: skip
         for item, labels in plan.current.items():
             for task, label in labels.items():
                 if label not in tasks[task]:

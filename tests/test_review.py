@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labelwidgets import InputError
+from labelwidgets import InputError, MultiLabel
 from labelwidgets.datasets import demo_tasks, demo_truth, load_demo
 from labelwidgets.review import ReviewQueue, review_plan, review_record, reviewed_items
 from labelwidgets.voting import label_issues
@@ -173,5 +173,7 @@ def test_bad_review_queues(photos, store):
     with pytest.raises(InputError, match=r"label for task 'subject' must be one of .* Got 'robot'"):
         ReviewQueue(photos, tasks, issues.assign(label=np.where(issues.index == 0, "robot", issues["label"])),
                     rater="rev", store=store)  # fmt: skip
+    with pytest.raises(InputError, match=r"must be single-label tasks. Got multi-label \['subject'\]"):
+        ReviewQueue(photos, {"subject": MultiLabel(tasks["subject"])}, issues, rater="rev", store=store)
     with pytest.raises(TypeError, match="store"):
         ReviewQueue(photos, tasks, issues, rater="rev")  # no silent labels.db

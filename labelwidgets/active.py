@@ -37,7 +37,7 @@ from ._validate import InputError, check_choice, check_columns, check_name
 
 __all__ = ["UNCERTAINTY_METHODS", "ORDERS", "probability_matrix", "uncertainty",
            "uncertainty_order", "rank_items", "write_probabilities", "stored_uncertainty",
-           "uncertainty_rank"]  # fmt: skip
+           "UncertaintyRank", "predictions_version"]  # fmt: skip
 
 UNCERTAINTY_METHODS = ("least_confidence", "margin", "entropy")
 #: The queue orders a tagger takes: ``"uncertainty"`` is least confidence.
@@ -399,15 +399,56 @@ def stored_uncertainty(
     return out.rename(method)
 
 
-def uncertainty_rank(rows: pd.DataFrame, order: str, tasks: Mapping[str, Sequence[str]]):
-    """The ranking a tagger re-orders its queue with: ``rank(item_ids) -> item_ids`` by
-    decreasing :func:`stored_uncertainty` over the single-label ``tasks``.
+def predictions_version(store) -> int | None:
+    """The id of the newest ``source="model"`` annotation in ``store`` (None: there is none).
 
-    ``order`` is a key of :data:`ORDERS` (``"uncertainty"`` is least confidence); ``rows``
-    are ``store.current(source="model")``. Items without a prediction follow, in the order
-    given (:func:`rank_items`).
+    Predictions, and retractions of them, only ever add rows with higher ids, so the same
+    version means the same current predictions: a cheap check before reading them again.
     """
-    check_choice(order, [*ORDERS], "order")
-    single = [name for name, opts in tasks.items() if not isinstance(opts, MultiLabel)]
-    scores = stored_uncertainty(rows, ORDERS[order], single)
-    return lambda item_ids: rank_items(scores, item_ids)
+    import sqlalchemy as sa
+
+    from .store import annotations_table as t
+
+    query = sa.select(sa.func.max(t.c.annotation_id)).where(t.c.source == "model")
+    with store.engine.connect() as conn:
+        return conn.execute(query).scalar()
+
+
+class UncertaintyRank:
+    """The ranking a tagger re-orders its queue with, from the predictions in the store.
+
+    ``UncertaintyRank(order, tasks)(store)`` returns ``rank(item_ids) -> item_ids`` by
+    decreasing :func:`stored_uncertainty` over the single-label ``tasks`` of the store's
+    current ``source="model"`` rows; items without a prediction follow in the order given
+    (:func:`rank_items`). The predictions are read and scored again only when
+    :func:`predictions_version` changed since the last call (a tagger asks at every step;
+    predictions change once per model run).
+
+    Parameters
+    ----------
+    order : {"uncertainty", "least_confidence", "margin", "entropy"}
+        A key of :data:`ORDERS` (``"uncertainty"`` is least confidence).
+    tasks : dict
+        Task name -> options (multi-label tasks are left out).
+
+    Attributes
+    ----------
+    scores : pandas.Series or None
+        The scores of the last read, indexed by ``item_id``.
+    """
+
+    def __init__(self, order: str, tasks: Mapping[str, Sequence[str]]):
+        check_choice(order, [*ORDERS], "order")
+        self.method = ORDERS[order]
+        self.tasks = [name for name, opts in tasks.items() if not isinstance(opts, MultiLabel)]
+        self.scores: pd.Series | None = None
+        self._version = None
+
+    def __call__(self, store):
+        """``rank(item_ids)`` by the newest predictions in ``store`` (a LabelStore)."""
+        version = predictions_version(store)
+        if self.scores is None or version != self._version:
+            self.scores = stored_uncertainty(store.current(source="model"), self.method, self.tasks)
+            self._version = version
+        scores = self.scores
+        return lambda item_ids: rank_items(scores, item_ids)

@@ -32,9 +32,9 @@ from ._tasks import (
     task_kind,
     toggle,
 )
-from ._validate import InputError, check_choice
+from ._validate import InputError
 from ._widget import LabelingWidget, frontend_module
-from .active import ORDERS, uncertainty_rank
+from .active import UncertaintyRank
 from .images import ImageSet
 from .session import Session
 from .store import LabelStore
@@ -107,7 +107,7 @@ class MultiTaskTagger(LabelingWidget):
         reserved = images.metadata_columns if isinstance(images, ImageSet) else ()
         self.tasks = normalize_tasks(tasks, reserved=reserved)
         self.suggestions = normalize_suggestions(self.tasks, suggestions)
-        self.order = None if order is None else check_choice(order, [*ORDERS], "order")
+        self.order, self._rank = order, None if order is None else UncertaintyRank(order, self.tasks)
         keymap = _keys.keymap(_keys.TASK_KEYS)
         session = Session(images, store, rater, list(self.tasks), item_ids, roles, keymap,
                           progress=self._progress)  # fmt: skip
@@ -144,10 +144,10 @@ class MultiTaskTagger(LabelingWidget):
 
     def _reorder(self) -> None:
         """Re-order the items not yet shown by the model's uncertainty (``order``)."""
-        if self.order is None:
+        if self._rank is None:
             return
         try:
-            self.session.reorder(uncertainty_rank(self.store.current(source="model"), self.order, self.tasks))
+            self.session.reorder(self._rank(self.store))
         except Exception as exc:  # the answer is already committed: never report it as lost
             log.warning("labelwidgets: re-ordering by %s failed: %r", self.order, exc)
             self.say(f"{self.session.status['text']} The order by {self.order} could not be updated "

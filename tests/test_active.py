@@ -14,12 +14,13 @@ from labelwidgets._tasks import MultiLabel
 from labelwidgets.active import (
     ORDERS,
     UNCERTAINTY_METHODS,
+    UncertaintyRank,
+    predictions_version,
     probability_matrix,
     rank_items,
     stored_uncertainty,
     uncertainty,
     uncertainty_order,
-    uncertainty_rank,
     write_probabilities,
 )
 from labelwidgets.session import reorder_open
@@ -120,7 +121,7 @@ def test_written_probabilities_read_back_as_the_same_scores(store):
         assert np.allclose(got.loc[ids].to_numpy(), uncertainty(MATRIX, method))
     # the order a tagger takes is the order of uncertainty_order on the same probabilities
     for order, method in ORDERS.items():
-        rank = uncertainty_rank(rows, order, {"animal": ["cat", "dog", "fox"]})
+        rank = UncertaintyRank(order, {"animal": ["cat", "dog", "fox"]})(store)
         assert rank(ids) == uncertainty_order(long(MATRIX), method)
 
 
@@ -148,9 +149,27 @@ def test_item_score_is_its_most_uncertain_task_and_bad_rows_are_ignored():
     })  # fmt: skip
     assert stored_uncertainty(rows).round(6).to_dict() == {"a": 0.4}
     assert stored_uncertainty(rows, tasks=["shape"]).round(6).to_dict() == {"a": 0.1}
-    # a multi-label task's rows are left out of the tagger's ranking
-    rank = uncertainty_rank(rows, "uncertainty", {"shape": ["o", "x"], "size": MultiLabel(["big"])})
-    assert rank(["d", "c", "b", "a"]) == ["a", "d", "c", "b"]
+
+
+def test_rank_reads_predictions_again_only_when_they_change(store, monkeypatch):
+    _items(store, ["a", "b", "c"])
+    reads = []
+    real = store.current
+    monkeypatch.setattr(store, "current", lambda *a, **k: reads.append(k) or real(*a, **k))
+    ranker = UncertaintyRank("uncertainty", {"animal": ["cat", "dog", "fox"],
+                                             "colors": MultiLabel(["red", "blue"])})  # fmt: skip
+    assert predictions_version(store) is None and ranker(store)(["c", "b", "a"]) == ["c", "b", "a"]
+    sid = write_probabilities(store, "animal", long([[0.9, 0.05, 0.05], [0.5, 0.3, 0.2]], ids=["a", "b"]), "net")
+    store.submit("c", {"colors": ["red"]}, "net", source="model", confidence=0.1)  # multi-label: left out
+    assert ranker(store)(["c", "a", "b"]) == ["b", "a", "c"] and len(reads) == 2
+    version = predictions_version(store)
+    store.submit("c", {"animal": "cat"}, "ann")  # a human answer changes no prediction
+    assert predictions_version(store) == version
+    assert ranker(store)(["c", "a", "b"]) == ["b", "a", "c"] and len(reads) == 2  # not read again
+    store.retract(sid)  # the predictions withdrawn: read again, nothing left to rank by
+    assert predictions_version(store) > version
+    assert ranker(store)(["c", "a", "b"]) == ["c", "a", "b"] and len(reads) == 3
+    assert reads == [{"source": "model"}] * 3
 
 
 def test_bad_predictions_and_orders(store):
@@ -164,7 +183,7 @@ def test_bad_predictions_and_orders(store):
         write_probabilities(store, "animal", long(MATRIX[:1]), "")
     assert store.annotations().empty
     with pytest.raises(InputError, match=r"`order` must be one of \['uncertainty', 'least_confidence'"):
-        uncertainty_rank(store.current(), "random", {"animal": ["cat", "dog"]})
+        UncertaintyRank("random", {"animal": ["cat", "dog"]})
 
 
 def test_reorder_open_moves_only_the_unshown_items():

@@ -309,6 +309,7 @@ def test_margin_needs_the_distribution_least_confidence_does_not(tmp_path, store
 def test_a_failed_reorder_never_reports_the_answer_lost(tmp_path, store, monkeypatch):
     images = _many(tmp_path, n_images=3)
     t = MultiTaskTagger(images, {"size": ["small", "large"]}, rater="r", store=store, order="entropy")
+    _predict(store, {"1.png": 0.9, "2.png": 0.6})  # new predictions: the next step reads them
     real = store.current
 
     def broken(*args, source=None, **kwargs):

@@ -194,3 +194,19 @@ def test_reorder_open_moves_only_the_unshown_items():
     assert reorder_open(queue, set(queue), []) == queue
     with pytest.raises(InputError, match=r"`order` must hold each movable item of the queue once \(4 items\)"):
         reorder_open(queue, {"b", "c"}, ["f", "a", "e"], start=3)
+
+
+def test_predictions_on_postgresql(postgres_url):
+    from labelwidgets.store import LabelStore
+
+    store = LabelStore(postgres_url)
+    try:
+        ids = [f"i{k}" for k in range(len(MATRIX))]
+        _items(store, ids)
+        assert predictions_version(store) is None
+        write_probabilities(store, "animal", long(MATRIX), "net")
+        assert predictions_version(store) == store.annotations()["annotation_id"].max()
+        rank = UncertaintyRank("entropy", {"animal": ["cat", "dog", "fox"]})(store)
+        assert rank(ids) == uncertainty_order(long(MATRIX), "entropy")
+    finally:
+        store.close()

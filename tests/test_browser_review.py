@@ -70,6 +70,8 @@ def test_review_queue_corrects_by_keyboard(lab, notebook_page):
     assert "Review subject: labelled food · the model suggests vehicle" in widget.inner_text()
     page.page.keyboard.press("Enter")  # confirmed, as it is
     _wait_next(widget, 2, 2)
+    wait_for(lambda: "All 2 items are done." in widget.inner_text(), message="the end screen once saved")
+    assert "still saving" not in widget.inner_text()  # repainted when the last ack came
     page.screenshot("review-done", ".lw-tagger")
     page.assert_widgets_ok()
 

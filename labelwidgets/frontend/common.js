@@ -430,7 +430,8 @@ class LwQueueView {
         return;
       }
       const cur = this.model.get("current");
-      if (cur !== this.shown) this.show(cur === undefined ? null : cur);
+      // the end screen is repainted too, so its "still saving" count drops to zero
+      if (cur !== this.shown || cur === null) this.show(cur === undefined ? null : cur);
       else if (this.on(this.shown)) this.hooks.repaint();
       else this.hooks.chrome();
       return;

@@ -11,6 +11,7 @@ from .detector import (
     TrainedDetector,
     load_detector,
     predict_boxes,
+    save_detector,
     train_detector,
     write_predictions,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "load_detector",
     "per_class_accuracy",
     "predict_boxes",
+    "save_detector",
     "train_detector",
     "write_predictions",
 ]

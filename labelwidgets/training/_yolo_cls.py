@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._weights import ultralytics_yaml
 from .classifier import TEST_MODE_EPOCHS, resolve_device, test_mode
 
 __all__ = ["YoloClassifier"]
@@ -83,10 +84,11 @@ class YoloClassifier:
         labels = np.asarray(targets).argmax(axis=1)
         epochs = min(self.epochs, TEST_MODE_EPOCHS) if test_mode() else self.epochs
         name = self.model if str(self.model).endswith(".yaml") else f"{self.model}.yaml"
+        yaml_path = ultralytics_yaml(name, task="classify")
         self._tmp = tempfile.TemporaryDirectory(prefix="labelwidgets-yolo-cls-")
         root = Path(self._tmp.name)
         self._write_folder(root / "data", x, labels)
-        net = YOLO(name, task="classify")
+        net = YOLO(str(yaml_path), task="classify")
         net.train(
             data=str(root / "data"), epochs=epochs, imgsz=self.image_size,
             batch=min(self.batch_size, len(x)), lr0=self.lr, optimizer="AdamW",

@@ -25,7 +25,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.semi_supervised import LabelSpreading, SelfTrainingClassifier
 from sklearn.svm import SVC
 
-from labelwidgets.training import ArrayImages, NoisyStudent
+from labelwidgets.training import ArrayImages, Classifier, NoisyStudent
 
 
 def split(seed: int, n_per_class: int = 5):
@@ -95,11 +95,12 @@ def main(argv=None) -> pd.DataFrame:
         )
         truth = pd.DataFrame({"item_id": ids, "label": digits.target.astype(str)})
         tic = time.perf_counter()
+        common = dict(image_size=args.image_size, batch_size=32, verbose=False)
         ns = NoisyStudent(
-            model=args.model, student_model=args.student_model, rounds=args.rounds,
-            threshold=args.threshold, image_size=args.image_size, epochs=args.epochs,
-            student_epochs=args.student_epochs, batch_size=32, soft=args.soft,
-            random_state=seed, verbose=False,
+            Classifier(model=args.model, epochs=args.epochs, **common),
+            Classifier(model=args.student_model, epochs=args.student_epochs, **common),
+            rounds=args.rounds, threshold=args.threshold, soft=args.soft, random_state=seed,
+            verbose=False,
         )  # fmt: skip
         ns.fit(images.subset(ids[train]), labels, truth=truth)
         seconds = time.perf_counter() - tic

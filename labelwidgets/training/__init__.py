@@ -4,6 +4,7 @@ Heavy dependencies (torch, torchvision, ultralytics) are imported when a model i
 trained, not when this package is imported.
 """
 
+from ._yolo_cls import YoloClassifier
 from .augment import BatchNoise
 from .classifier import Classifier
 from .data import ArrayImages
@@ -33,4 +34,5 @@ __all__ = [
     "save_detector",
     "train_detector",
     "write_predictions",
+    "YoloClassifier",
 ]

@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from .._offline import test_mode
-from .data import check_images, check_labels, item_ids_of, load_images
-from .models import build_model, model_name
+from .._validate import InputError, check_fraction, check_positive_int
+from .data import check_images, item_ids_of, load_images, training_targets
+from .models import build_model
 
 __all__ = ["Classifier", "TEST_MODE_EPOCHS", "TEST_MODE_STEPS", "test_mode", "resolve_device"]
 
@@ -66,20 +70,17 @@ def cpu_threads(device: str):
         torch.set_num_threads(before)
 
 
-def _check_positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"`{name}` must be an integer >= 1. Got {value!r} instead.")
-    return int(value)
-
-
-class Classifier:
+class Classifier(BaseEstimator):
     """A torch image classifier trained with noise (augmentation, dropout, stochastic depth).
+
+    A scikit-learn estimator: ``__init__`` stores the parameters, :meth:`fit` validates, trains
+    and returns ``self``; ``get_params``, ``set_params`` and :func:`sklearn.base.clone` work.
 
     Parameters
     ----------
     model : str, torch.nn.Module or callable, default="small_cnn"
-        ``"small_cnn"``, ``"wide_cnn"``, ``"resnet18"`` (untrained), a module or a factory
-        ``n_classes -> nn.Module``; see :func:`~labelwidgets.training.models.build_model`.
+        ``"tiny_cnn"``, ``"small_cnn"``, ``"wide_cnn"``, ``"resnet18"`` (untrained), a module or
+        a factory ``n_classes -> nn.Module``; see :func:`~labelwidgets.training.build_model`.
     image_size : int, default=64
         Images are resized to ``image_size`` x ``image_size``.
     epochs : int, default=30
@@ -98,11 +99,11 @@ class Classifier:
         Augmentation strength in ``[0, 1]``.
     flips : bool, default=False
         Also flip training images horizontally (right for photos, wrong for digits and text).
-    classes : sequence of str, optional
+    classes : sequence of str or None, default=None
         The class list (output order); default: the sorted labels seen in ``fit``.
     random_state : int, default=0
         Seed of weight initialisation, batch order, noise and dropout.
-    device : str, optional
+    device : str or None, default=None
         ``"cpu"``, ``"cuda"``, ...; default CUDA when present, else the CPU.
     verbose : bool, default=True
         Show a tqdm progress bar over epochs (notebook-aware).
@@ -154,23 +155,16 @@ class Classifier:
         self.device = device
         self.verbose = verbose
 
-    def __repr__(self) -> str:
-        return (
-            f"Classifier(model={model_name(self.model)!r}, image_size={self.image_size}, "
-            f"epochs={self.epochs}, random_state={self.random_state})"
-        )
-
     # ------------------------------------------------------------------ fit
-    def _validate(self) -> None:
-        _check_positive_int(self.image_size, "image_size")
-        _check_positive_int(self.epochs, "epochs")
-        _check_positive_int(self.batch_size, "batch_size")
-        if not (isinstance(self.lr, int | float) and self.lr > 0):
-            raise ValueError(f"`lr` must be a number > 0. Got {self.lr!r} instead.")
-        if not 0 <= self.magnitude <= 1:
-            raise ValueError(f"`magnitude` must be in [0, 1]. Got {self.magnitude!r} instead.")
+    def _check_params(self) -> None:
+        check_positive_int(self.image_size, "image_size")
+        check_positive_int(self.epochs, "epochs")
+        check_positive_int(self.batch_size, "batch_size")
+        check_fraction(self.lr, "lr", 0.0, 10.0)
+        check_fraction(self.weight_decay, "weight_decay", 0.0, 1.0, closed_low=True)
+        check_fraction(self.magnitude, "magnitude", 0.0, 1.0, closed_low=True)
 
-    def fit(self, images, labels) -> Classifier:
+    def fit(self, images, labels, sample_weight=None) -> Classifier:
         """Train on the labelled items of ``images``.
 
         Parameters
@@ -178,47 +172,43 @@ class Classifier:
         images : ImageSet, ArrayImages or numpy.ndarray
             The images; only those with a label are used.
         labels : pandas.DataFrame
-            Columns ``item_id, label``.
+            ``item_id, label`` (one class per item), or ``item_id, class, probability`` (a
+            class distribution per item, in the long format :meth:`predict_proba_frame` and
+            :func:`~labelwidgets.training.cross_val_probabilities` return).
+        sample_weight : array-like or None, default=None
+            One weight >= 0 per item, in the order the items first appear in ``labels``: an
+            item of weight 2 is drawn twice as often as one of weight 1; 0 leaves it out.
 
         Returns
         -------
         Classifier
             ``self``, trained.
         """
-        self._validate()
+        self._check_params()
         images = check_images(images)
-        labels = check_labels(labels)
-        known = set(item_ids_of(images))
-        labels = labels[labels["item_id"].isin(known)]
-        if labels.empty:
-            raise ValueError(
-                "`labels` must label at least one item of `images`. Got no label for any of "
-                f"its {len(known)} items instead."
-            )
-        classes = _classes(self.classes, labels["label"])
-        x = load_images(images, list(labels["item_id"]), self.image_size)
-        targets = np.eye(len(classes), dtype=np.float32)[
-            [classes.index(c) for c in labels["label"]]
-        ]
-        return self._fit_tensors(x, targets, classes)
+        ids, targets, classes, weights = training_targets(
+            labels, item_ids_of(images), self.classes, sample_weight
+        )
+        x = load_images(images, ids, self.image_size)
+        return self._train(x, targets, classes, weights)
 
-    def _fit_tensors(self, x, targets, classes, desc: str = "train") -> Classifier:
-        """Train on a ``uint8`` tensor ``(n, 3, s, s)`` and target distributions ``(n, k)``."""
+    def _train(self, x, targets, classes, weights=None) -> Classifier:
+        """Train on a ``uint8`` tensor ``(n, 3, s, s)``, targets ``(n, k)`` and item weights."""
         import torch
         from tqdm.auto import tqdm
 
         from .augment import BatchNoise
 
-        self._validate()
         self.classes_ = list(classes)
         self.device_ = resolve_device(self.device)
         n, k = len(x), len(self.classes_)
-        batch = min(self.batch_size, n)
-        steps = max(math.ceil(n / batch), MIN_STEPS_PER_EPOCH)
+        size = n if weights is None else max(1, round(float(np.sum(weights))))  # rows per pass
+        batch = min(self.batch_size, size)
+        steps = max(math.ceil(size / batch), MIN_STEPS_PER_EPOCH)
         epochs = self.epochs
         if test_mode():
             epochs = max(1, min(epochs, TEST_MODE_STEPS // steps))
-        targets = torch.as_tensor(np.asarray(targets, dtype=np.float32))
+        targets = torch.as_tensor(np.array(targets, dtype=np.float32))
         seed = int(self.random_state)
         rows = []
         with torch.random.fork_rng(devices=[]), cpu_threads(self.device_):
@@ -232,20 +222,18 @@ class Classifier:
                 else None
             )
             order = torch.Generator().manual_seed(seed)
+            draw = _epoch_order(n, weights, order)
             optimiser = torch.optim.AdamW(
                 net.parameters(), lr=self.lr, weight_decay=self.weight_decay
             )
             schedule = torch.optim.lr_scheduler.OneCycleLR(
                 optimiser, max_lr=self.lr, total_steps=epochs * steps, pct_start=0.15
             )
-            bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=not self.verbose,
+            bar = tqdm(range(1, epochs + 1), desc="train", unit="epoch", disable=not self.verbose,
                        leave=False)  # fmt: skip
             for epoch in bar:
                 net.train()
-                need = steps * batch
-                idx = torch.cat(
-                    [torch.randperm(n, generator=order) for _ in range(math.ceil(need / n))]
-                )
+                idx = draw(steps * batch)
                 total, correct, seen = 0.0, 0, 0
                 for step in range(steps):
                     b = idx[step * batch : (step + 1) * batch]
@@ -256,7 +244,7 @@ class Classifier:
                     yb = targets[b].to(self.device_)
                     logits = net(xb)
                     if step == 0 and epoch == 1 and logits.shape[-1] != k:
-                        raise ValueError(
+                        raise InputError(
                             f"`model` must output one logit per class ({k}). Got "
                             f"{logits.shape[-1]} outputs instead."
                         )
@@ -278,16 +266,9 @@ class Classifier:
         return self
 
     # -------------------------------------------------------------- predict
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise RuntimeError(
-                "This Classifier is not fitted yet. Call `fit(images, labels)` first."
-            )
-
-    def _predict_tensors(self, x, batch_size: int = 256) -> np.ndarray:
+    def _predict_tensor(self, x, batch_size: int = 256) -> np.ndarray:
         import torch
 
-        self._check_fitted()
         self.model_.eval()
         out = []
         with torch.no_grad(), cpu_threads(self.device_):
@@ -300,14 +281,106 @@ class Classifier:
 
     def predict_proba(self, images) -> np.ndarray:
         """Class probabilities, one row per item of ``images`` (columns: ``classes_``)."""
-        self._check_fitted()
+        check_is_fitted(self)
         images = check_images(images)
-        return self._predict_tensors(load_images(images, item_ids_of(images), self.image_size))
+        return self._predict_tensor(load_images(images, item_ids_of(images), self.image_size))
 
     def predict(self, images) -> pd.DataFrame:
         """The most likely class per item: ``item_id, label, confidence``."""
-        proba = self.predict_proba(check_images(images))
-        return proba_frame(item_ids_of(check_images(images)), proba, self.classes_)
+        check_is_fitted(self)
+        images = check_images(images)
+        return proba_frame(item_ids_of(images), self.predict_proba(images), self.classes_)
+
+    # ---------------------------------------------------------- save / load
+    def save(self, path) -> Path:
+        """Write the trained network as ``.safetensors``: tensors and a checked JSON config.
+
+        Only the named networks (``"tiny_cnn"``, ``"small_cnn"``, ``"wide_cnn"``,
+        ``"resnet18"``) can be saved: the config names the layout, and :meth:`load` rebuilds
+        it; nothing in the file can run code.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write; must end with ``.safetensors``.
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        from ._weights import save_weights
+        from .models import MODELS
+
+        check_is_fitted(self)
+        if not isinstance(self.model, str) or self.model not in MODELS:
+            raise InputError(
+                f"`model` must be one of {list(MODELS)} to be saved (a module of your own is "
+                f"saved with torch's state_dict and rebuilt by your code). Got {self.model!r} "
+                "instead."
+            )
+        config = {"format": "labelwidgets.classifier", "version": 1, "model": self.model,
+                  "classes": list(self.classes_), "image_size": int(self.image_size)}  # fmt: skip
+        return save_weights(path, self.model_.state_dict(), config)
+
+    @classmethod
+    def load(cls, path, device=None, verbose: bool = True) -> Classifier:
+        """A fitted Classifier from a file written by :meth:`save` (nothing in it runs).
+
+        Parameters
+        ----------
+        path : str or path-like
+            A ``.safetensors`` file written by :meth:`save`.
+        device : str or None, default=None
+            Where to put the network; default CUDA when present, else the CPU.
+        verbose : bool, default=True
+            Stored as the returned estimator's ``verbose``.
+
+        Returns
+        -------
+        Classifier
+            With ``model``, ``image_size`` and ``classes`` from the file's config.
+        """
+        from ._weights import read_weights
+
+        config, tensors = read_weights(path, "classifier")
+        clf = cls(model=config["model"], image_size=config["image_size"],
+                  classes=config["classes"], device=device, verbose=verbose)  # fmt: skip
+        net = build_model(clf.model, len(config["classes"]))
+        expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+        if expected != {k: tuple(v.shape) for k, v in tensors.items()}:
+            raise InputError(
+                f"`path` must hold the tensors of a {config['model']} with "
+                f"{len(config['classes'])} classes. Got {str(path)!r}, whose tensors differ."
+            )
+        net.load_state_dict(tensors)
+        clf.classes_ = list(config["classes"])
+        clf.device_ = resolve_device(device)
+        clf.model_ = net.to(clf.device_).eval()
+        return clf
+
+
+def _epoch_order(n: int, weights, generator):
+    """A function ``size -> indices`` drawing the training rows of one epoch.
+
+    Every pass visits each item once, in a new random order; an integer weight is a number of
+    copies (weight 2: twice per pass). Other weights draw items with replacement in proportion
+    to them.
+    """
+    import torch
+
+    if weights is None:
+        base = torch.arange(n)
+    elif np.all(weights == np.round(weights)):
+        base = torch.repeat_interleave(torch.arange(n), torch.as_tensor(weights.astype(np.int64)))
+    else:
+        w = torch.as_tensor(np.asarray(weights, dtype=np.float64))
+        return lambda size: torch.multinomial(w, size, replacement=True, generator=generator)
+
+    def passes(size: int):
+        rounds = math.ceil(size / len(base))
+        return torch.cat([base[torch.randperm(len(base), generator=generator)] for _ in range(rounds)])
+
+    return passes
 
 
 def proba_frame(item_ids, proba: np.ndarray, classes) -> pd.DataFrame:
@@ -320,22 +393,3 @@ def proba_frame(item_ids, proba: np.ndarray, classes) -> pd.DataFrame:
             "confidence": proba[np.arange(len(best)), best] if len(best) else np.zeros(0),
         }
     )
-
-
-def _classes(classes, seen: pd.Series) -> list[str]:
-    if classes is None:
-        return sorted(set(seen))
-    classes = [str(c) for c in classes]
-    unknown = sorted(set(seen) - set(classes))
-    if unknown:
-        raise ValueError(
-            f"`labels` must only use the classes in `classes` ({classes}). Got {unknown!r} "
-            "instead; add them to `classes`."
-        )
-    missing = [c for c in classes if c not in set(seen)]
-    if missing:
-        raise ValueError(
-            f"Every class in `classes` must have at least one labelled item. Got none for "
-            f"{missing!r}; label a few examples of it or drop it from `classes`."
-        )
-    return classes

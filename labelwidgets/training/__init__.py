@@ -7,6 +7,7 @@ trained, not when this package is imported.
 from ._yolo_cls import YoloClassifier
 from .augment import BatchNoise
 from .classifier import Classifier
+from .crossval import cross_val_probabilities
 from .data import ArrayImages
 from .detector import (
     TrainedDetector,
@@ -28,6 +29,7 @@ __all__ = [
     "TrainedDetector",
     "balance_pseudo_labels",
     "build_model",
+    "cross_val_probabilities",
     "load_detector",
     "per_class_accuracy",
     "predict_boxes",

@@ -124,7 +124,9 @@ def test_classifier_learns_colours_and_is_seeded():
     pa, pb = a.predict_proba(images), b.predict_proba(images)
     assert np.array_equal(pa, pb)
     assert pa.shape == (36, 3) and np.allclose(pa.sum(1), 1)
-    assert list(a.history_.columns) == ["epoch", "loss", "train_accuracy", "lr"]
+    assert list(a.history_.columns) == ["epoch", "loss", "train_accuracy", "val_loss",
+                                        "val_accuracy", "lr"]  # fmt: skip
+    assert a.history_["val_loss"].isna().all()  # a fixed number of epochs: no validation split
     assert len(a.history_) == 2  # LABELWIDGETS_TEST_MODE caps the epochs
     pred = a.predict(images)
     assert list(pred.columns) == ["item_id", "label", "confidence"]
@@ -212,6 +214,48 @@ def test_classifier_load_refuses_what_is_not_a_checked_config(tmp_path):
         Classifier.load(pickled)
 
 
+def test_defaults_read_the_data():
+    from labelwidgets.training.classifier import (
+        default_epochs,
+        default_image_size,
+        validation_split,
+    )
+
+    for side, expected in ((8, 16), (25, 25), (40, 40), (96, 64)):
+        images = ArrayImages(np.zeros((3, side, side), dtype=np.uint8))
+        assert default_image_size(images, images.item_ids) == expected
+    wide = ArrayImages(np.zeros((2, 20, 30), dtype=np.uint8))  # the longest side counts
+    assert default_image_size(wide, wide.item_ids) == 30
+    assert default_epochs(500) == 20 and default_epochs(10**6) == 5 and default_epochs(10) == 100
+    labels = np.array(["a"] * 5 + ["b"] * 20 + ["c"])
+    mask = validation_split(labels, 0.1, seed=0)
+    assert not mask[:5].any() and mask[5:25].sum() == 2 and not mask[25]  # 10+ items only
+    assert np.array_equal(mask, validation_split(labels, 0.1, seed=0))
+    assert not np.array_equal(mask, validation_split(labels, 0.1, seed=1))
+
+
+def test_early_stopping_keeps_the_best_epoch():
+    from labelwidgets.training.classifier import default_epochs, validation_split
+
+    images, truth = colour_images(n_per_class=10)
+    rng = np.random.default_rng(0)
+    noise = truth.assign(label=rng.permutation(truth["label"].to_numpy()))  # nothing to learn
+    clf = Classifier(model="tiny_cnn", patience=2, verbose=False).fit(images, noise)
+    h = clf.history_
+    assert clf.image_size_ == 16 and clf.n_epochs_ < 100
+    assert h["val_loss"].notna().all() and len(h) == clf.n_epochs_
+    best = clf.best_epoch_
+    assert h.loc[best - 1, "val_loss"] <= h["val_loss"].min() + 1e-4
+    assert clf.n_epochs_ - best == 2 and clf.n_epochs_ < default_epochs(27 * 10)  # stopped early
+    # the weights kept are the best epoch's: its validation loss is reproduced exactly
+    val = validation_split(noise["label"].to_numpy(), 0.1, seed=0)
+    held = noise[val]
+    proba = clf.predict_proba(images.subset(held["item_id"]))
+    columns = [clf.classes_.index(c) for c in held["label"]]
+    loss = -np.log(proba[np.arange(len(held)), columns]).mean()
+    assert loss == pytest.approx(h.loc[best - 1, "val_loss"], rel=1e-6)
+
+
 # ------------------------------------------------------------ noisy student
 def test_zero_rounds_is_exactly_the_teacher():
     images, truth = colour_images()
@@ -250,7 +294,7 @@ def test_noisy_student_rounds_history_and_predictions():
     ns = fast_student(rounds=2, threshold=0.4).fit(images, labels, truth=truth)
     h = ns.history_
     assert list(h.columns) == ["round", "model", "n_labeled", "n_pseudo", "n_train",
-                               "val_accuracy", "pseudo_accuracy"]  # fmt: skip
+                               "val_accuracy", "pseudo_accuracy", "seconds"]  # fmt: skip
     assert list(h["round"]) == [0, 1, 2] and ns.n_rounds_ == 2
     assert list(h["model"]) == ["tiny_cnn-r0", "tiny_cnn-r1", "tiny_cnn-r2"]
     assert (h["n_labeled"] == 9).all() and h["val_accuracy"].notna().all()

@@ -18,6 +18,7 @@ label store, one transaction per round.
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import numpy as np
@@ -34,6 +35,7 @@ __all__ = ["NoisyStudent", "balance_pseudo_labels", "per_class_accuracy"]
 
 HISTORY_COLUMNS = [
     "round", "model", "n_labeled", "n_pseudo", "n_train", "val_accuracy", "pseudo_accuracy",
+    "seconds",
 ]  # fmt: skip
 PSEUDO_COLUMNS = ["round", "item_id", "label", "confidence", "kept", "copies", "model"]
 
@@ -148,7 +150,8 @@ class NoisyStudent(BaseEstimator):
         One row per round: ``round, model, n_labeled, n_pseudo`` (kept pseudo-labels),
         ``n_train`` (training rows, counting the balancing copies), ``val_accuracy`` (the
         round's model on the unlabelled items that ``truth`` covers; NaN without ``truth``) and
-        ``pseudo_accuracy`` (kept pseudo-labels that agree with ``truth``).
+        ``pseudo_accuracy`` (kept pseudo-labels that agree with ``truth``) and ``seconds`` (wall
+        time of the round: choosing pseudo-labels, training, predicting the pool).
     pseudo_labels_ : pandas.DataFrame
         Every candidate pseudo-label of every round: ``round, item_id, label, confidence,
         kept, copies, model`` (``model`` is the teacher that produced it).
@@ -297,6 +300,7 @@ class NoisyStudent(BaseEstimator):
         n_pseudo, n_train, pseudo_acc = 0, len(labels), np.nan
         pool_proba = np.zeros((0, len(classes)))
         for r in bar:
+            tic = time.perf_counter()
             bar.set_postfix(model="teacher" if r == 0 else f"student r{r}")
             est = self._round_estimator(r)
             if r == 0:
@@ -342,7 +346,8 @@ class NoisyStudent(BaseEstimator):
                 val_acc = float(np.mean(pred == val_truth))
             history.append({"round": r, "model": names[-1], "n_labeled": len(labels),
                             "n_pseudo": n_pseudo, "n_train": n_train, "val_accuracy": val_acc,
-                            "pseudo_accuracy": pseudo_acc})  # fmt: skip
+                            "pseudo_accuracy": pseudo_acc,
+                            "seconds": time.perf_counter() - tic})  # fmt: skip
             curve = getattr(est, "history_", None)
             if isinstance(curve, pd.DataFrame):
                 curves.append(curve.assign(round=r, model=names[-1]))

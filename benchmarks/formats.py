@@ -1,11 +1,11 @@
-"""Time writing and parsing 5,000 images / 37,000 boxes in VOC, YOLO and COCO.
+"""Time writing and parsing 5,000 images / 37,000 boxes in VOC, YOLO, COCO and labelme.
 
-Run: ``python benchmarks/formats.py [--images 5000] [--boxes 37000] [--repeats 3]``
+Run: ``python benchmarks/formats.py [--images 5000] [--boxes 37000] [--repeats 7]``
 
 The annotations are generated (seeded): four image sizes, one to many boxes per image, five
 classes; no pixels are needed for writing (``width``/``height`` are given). Parsing YOLO needs
 the image sizes, so every image is a hard link to one small template file of its size (outside
-the timings). Each figure is the median (and the slowest) of ``--repeats`` runs, beside
+the timings). Each figure is the median and the 95th percentile of ``--repeats`` runs, beside
 globox (``pip install globox``), a maintained converter, doing the same work on the same data:
 it writes from its own ``AnnotationSet`` (built outside the timing) and parses the very files
 labelwidgets wrote. Our writers include the validation of the DataFrame (``prepare``), our
@@ -27,7 +27,16 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from labelwidgets.formats import from_coco, from_voc, from_yolo, to_coco, to_voc, to_yolo
+from labelwidgets.formats import (
+    from_coco,
+    from_labelme,
+    from_voc,
+    from_yolo,
+    to_coco,
+    to_labelme,
+    to_voc,
+    to_yolo,
+)
 
 CLASSES = ["frill", "red", "goldEmbroidery", "pack", "lark"]
 SIZES = [(640, 480), (1280, 720), (800, 600), (480, 640)]
@@ -68,16 +77,32 @@ def link_images(df: pd.DataFrame, folder: Path, templates: Path) -> None:
             os.link(template, target)
 
 
-def timed(fn, repeats: int, fresh=None) -> tuple[float, float, object]:
-    """Median and slowest wall time of ``fn()`` over ``repeats`` runs, and its last result."""
-    times, result = [], None
+def _run(fn, fresh=None) -> tuple[float, object]:
+    if fresh:
+        fresh()
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def timed(mine, theirs, repeats: int, fresh_mine=None, fresh_theirs=None):
+    """Wall times of ``mine()`` and ``theirs()`` run in turns (so load drifts hit both alike).
+
+    Returns ``(my times, their times, my last result, their last result)``; ``theirs`` may be
+    None (no peer installed).
+    """
+    mine_times, their_times, mine_result, their_result = [], [], None, None
     for _ in range(repeats):
-        if fresh:
-            fresh()
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), max(times), result
+        t, mine_result = _run(mine, fresh_mine)
+        mine_times.append(t)
+        if theirs is not None:
+            t, their_result = _run(theirs, fresh_theirs)
+            their_times.append(t)
+    return mine_times, their_times, mine_result, their_result
+
+
+def _stats(times: list[float]) -> tuple[float, float]:
+    return statistics.median(times), float(np.percentile(times, 95))
 
 
 def to_globox(df: pd.DataFrame):
@@ -99,7 +124,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=5000)
     parser.add_argument("--boxes", type=int, default=37000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     df = make_boxes(args.images, args.boxes)
     label_to_id = {c: k for k, c in enumerate(CLASSES)}
@@ -120,70 +145,70 @@ def main() -> None:
 
     rows = []
     n = args.repeats
-    # ---- VOC
-    w = timed(lambda: to_voc(df, ours / "voc"), n, fresh(ours / "voc"))
-    p = timed(lambda: from_voc(ours / "voc"), n)
-    assert len(p[2]) == len(df)
-    pw = pp = None
-    if peer is not None:
+    has_peer = peer is not None
+    if has_peer:
         from globox import AnnotationSet
-
-        pw = timed(lambda: peer.save_pascal_voc(theirs / "voc"), n, fresh(theirs / "voc"))
-        pp = timed(lambda: AnnotationSet.from_pascal_voc(ours / "voc"), n)
-        assert pp[2].nb_boxes() == len(df)
-    rows += [("VOC", "write", w, pw), ("VOC", "parse", p, pp)]
+    coco_ids = {c: k for k, c in enumerate(CLASSES, start=1)}
+    # ---- VOC
+    w = timed(lambda: to_voc(df, ours / "voc"),
+              has_peer and (lambda: peer.save_pascal_voc(theirs / "voc")), n,
+              fresh(ours / "voc"), fresh(theirs / "voc"))  # fmt: skip
+    p = timed(lambda: from_voc(ours / "voc"),
+              has_peer and (lambda: AnnotationSet.from_pascal_voc(ours / "voc")), n)  # fmt: skip
+    rows += [("VOC", "write", w), ("VOC", "parse", p)]
     # ---- YOLO (labels + data.yaml; images linked in afterwards for the size look-up)
-    w = timed(
-        lambda: to_yolo(df, ours / "yolo", CLASSES, copy_images=False), n, fresh(ours / "yolo")
-    )
+    w = timed(lambda: to_yolo(df, ours / "yolo", CLASSES, copy_images=False),
+              has_peer and (lambda: peer.save_yolo_v5(theirs / "yolo", label_to_id=label_to_id)),
+              n, fresh(ours / "yolo"), fresh(theirs / "yolo"))  # fmt: skip
     link_images(df, ours / "yolo" / "images" / "train", root / "templates")
-    p = timed(lambda: from_yolo(ours / "yolo"), n)
-    assert len(p[2]) == len(df)
-    pw = pp = None
-    if peer is not None:
-        pw = timed(
-            lambda: peer.save_yolo_v5(theirs / "yolo", label_to_id=label_to_id),
-            n,
-            fresh(theirs / "yolo"),
-        )
-        pp = timed(
-            lambda: AnnotationSet.from_yolo_v5(
-                ours / "yolo" / "labels" / "train",
-                image_folder=ours / "yolo" / "images" / "train",
-                image_extension=".jpg",
-            ),
-            n,
-        )
-        assert pp[2].nb_boxes() == len(df)
-    rows += [("YOLO", "write", w, pw), ("YOLO", "parse", p, pp)]
+    p = timed(lambda: from_yolo(ours / "yolo"),
+              has_peer and (lambda: AnnotationSet.from_yolo_v5(
+                  ours / "yolo" / "labels" / "train",
+                  image_folder=ours / "yolo" / "images" / "train", image_extension=".jpg")),
+              n)  # fmt: skip
+    rows += [("YOLO", "write", w), ("YOLO", "parse", p)]
     # ---- COCO
-    w = timed(lambda: to_coco(df, ours / "coco.json", CLASSES), n)
-    p = timed(lambda: from_coco(ours / "coco.json"), n)
-    assert len(p[2]) == len(df)
-    pw = pp = None
-    if peer is not None:
-        coco_ids = {c: k for k, c in enumerate(CLASSES, start=1)}
-        pw = timed(
-            lambda: peer.save_coco(theirs / "coco.json", label_to_id=coco_ids, auto_ids=True), n
-        )
-        pp = timed(lambda: AnnotationSet.from_coco(ours / "coco.json"), n)
-        assert pp[2].nb_boxes() == len(df)
-    rows += [("COCO", "write", w, pw), ("COCO", "parse", p, pp)]
+    w = timed(lambda: to_coco(df, ours / "coco.json", CLASSES),
+              has_peer and (lambda: peer.save_coco(theirs / "coco.json", label_to_id=coco_ids,
+                                                    auto_ids=True)), n)  # fmt: skip
+    p = timed(lambda: from_coco(ours / "coco.json"),
+              has_peer and (lambda: AnnotationSet.from_coco(ours / "coco.json")), n)  # fmt: skip
+    rows += [("COCO", "write", w), ("COCO", "parse", p)]
+    # ---- labelme (one JSON per image, rectangles)
+    w = timed(lambda: to_labelme(df, ours / "labelme"),
+              has_peer and (lambda: peer.save_labelme(theirs / "labelme")), n,
+              fresh(ours / "labelme"), fresh(theirs / "labelme"))  # fmt: skip
+    p = timed(lambda: from_labelme(ours / "labelme"),
+              has_peer and (lambda: AnnotationSet.from_labelme(ours / "labelme")), n)  # fmt: skip
+    rows += [("labelme", "write", w), ("labelme", "parse", p)]
+    for fmt, op, (_, _, mine, other) in rows:
+        if op == "parse":
+            assert mine["label"].notna().sum() == len(df), fmt
+            assert other is None or other.nb_boxes() == len(df), fmt
     shutil.rmtree(root, ignore_errors=True)
 
     print(
-        f"{df['item_id'].nunique():,} images, {len(df):,} boxes; median (slowest) of {n} runs; "
-        f"peer: {peer_name}; Python {sys.version.split()[0]}"
+        f"{df['item_id'].nunique():,} images, {len(df):,} boxes; median / p95 of {n} runs; "
+        f"peer: {peer_name}; Python {sys.version.split()[0]}; load {os.getloadavg()[0]:.2f}"
     )
-    header = f"{'format':<6} {'op':<6} {'labelwidgets s':>18} {'peer s':>18} {'ratio':>7}"
+    header = (
+        f"{'format':<8} {'op':<6} {'labelwidgets s':>15} {'peer s':>15} "
+        f"{'median':>7} {'p95':>6} {'paired':>7}"
+    )
     print(header)
     print("-" * len(header))
-    for fmt, op, mine, other in rows:
-        mine_text = f"{mine[0]:.3f} ({mine[1]:.3f})"
-        other_text = f"{other[0]:.3f} ({other[1]:.3f})" if other else "-"
-        ratio = f"{mine[0] / other[0]:.2f}x" if other else "-"
-        print(f"{fmt:<6} {op:<6} {mine_text:>18} {other_text:>18} {ratio:>7}")
-    print("ratio = labelwidgets median / peer median (below 1: labelwidgets is faster)")
+    for fmt, op, (mine, other, _, _) in rows:
+        m, m95 = _stats(mine)
+        line = f"{fmt:<8} {op:<6} {m:>7.3f} / {m95:.3f}"
+        if other:
+            o, o95 = _stats(other)
+            paired = statistics.median(a / b for a, b in zip(mine, other, strict=True))
+            line += f" {o:>7.3f} / {o95:.3f} {m / o:>6.2f}x {m95 / o95:>5.2f}x {paired:>6.2f}x"
+        print(line)
+    print(
+        "times: median / p95 in seconds; ratios labelwidgets / peer (below 1: labelwidgets is "
+        "faster): of the medians, of the p95s, and the median of the run-by-run ratios"
+    )
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ Run: ``nice -n 10 .venv/bin/python benchmarks/voting_resolve.py [--items N] [--r
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import warnings
 
@@ -105,7 +106,8 @@ def main() -> None:
 
     votes = make_votes(args.items)
     n_third = len(votes) - 2 * args.items
-    print(f"votes: {len(votes):,} rows ({args.items:,} items x 2 raters + {n_third:,} third votes)")
+    print(f"votes: {len(votes):,} rows ({args.items:,} items x 2 raters + {n_third:,} third votes); "
+          f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
 
     # cleanlab's core alone, on the float matrix it wants (built outside the timing)
     codes, _ = pd.factorize(votes["label"], sort=True)

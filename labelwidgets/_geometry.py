@@ -13,7 +13,15 @@ from numbers import Real
 
 from ._validate import InputError
 
-__all__ = ["fit_box", "clip_box", "normalize_boxes", "check_box_size", "model_boxes"]
+__all__ = [
+    "fit_box",
+    "clip_box",
+    "normalize_boxes",
+    "check_box_size",
+    "model_boxes",
+    "snap_boxes",
+    "check_region",
+]
 
 _GEOMETRY = ("x", "y", "w", "h")
 
@@ -245,3 +253,72 @@ def model_boxes(
         if clipped is not None:
             kept.append(clipped)
     return kept, sorted(unknown)
+
+
+def snap_boxes(
+    boxes: Iterable[Mapping], box_size: tuple[float, float], width: float, height: float
+) -> list[dict]:
+    """Boxes of another size (model boxes, an earlier box size) as fixed-size boxes.
+
+    Each box keeps its centre and gets exactly ``box_size``, shifted inside the image by
+    :func:`fit_box`; boxes already of that size (to 1e-6 pixel) are kept as they are.
+
+    Raises
+    ------
+    InputError
+        If ``box_size`` does not fit inside the image.
+
+    Examples
+    --------
+    >>> snap_boxes([{"x": 0, "y": 10, "w": 10, "h": 20, "label": "a"}], (8, 8), 100, 100)
+    [{'x': 1.0, 'y': 16.0, 'w': 8.0, 'h': 8.0, 'label': 'a'}]
+    """
+    w, h = box_size
+    out = []
+    for box in boxes:
+        if abs(box["w"] - w) <= 1e-6 and abs(box["h"] - h) <= 1e-6:
+            out.append(dict(box))
+            continue
+        x, y = fit_box(box["x"] + box["w"] / 2, box["y"] + box["h"] / 2, w, h, width, height)
+        out.append({**box, "x": x, "y": y, "w": float(w), "h": float(h)})
+    return out
+
+
+def check_region(region: Mapping, width: int, height: int) -> tuple[int, int, int, int]:
+    """A region of the image asked for by the front end, as whole pixels inside the image.
+
+    Parameters
+    ----------
+    region : mapping
+        ``x, y, w, h`` in original pixels (a zoomed view's full-resolution crop).
+    width, height : int
+        Size of the (EXIF-corrected) image.
+
+    Returns
+    -------
+    (int, int, int, int)
+        ``(left, top, right, bottom)``: the smallest whole-pixel rectangle holding the region,
+        cut to the image.
+
+    Examples
+    --------
+    >>> check_region({"x": 10.5, "y": -3, "w": 20, "h": 10}, 100, 100)
+    (10, 0, 31, 7)
+    """
+    try:
+        x, y, w, h = (float(region[k]) for k in _GEOMETRY)
+    except (KeyError, TypeError, ValueError):
+        raise InputError(
+            f"`region` must be a dict of numbers x, y, w, h. Got {region!r} instead."
+        ) from None
+    if not all(math.isfinite(v) for v in (x, y, w, h)) or w <= 0 or h <= 0:
+        raise InputError(
+            f"`region` must have finite x, y and a positive w, h. Got {dict(region)!r} instead."
+        )
+    left, top = max(0, math.floor(x)), max(0, math.floor(y))
+    right, bottom = min(int(width), math.ceil(x + w)), min(int(height), math.ceil(y + h))
+    if right <= left or bottom <= top:
+        raise InputError(
+            f"`region` must overlap the image (0, 0)-({width}, {height}). Got {dict(region)!r}."
+        )
+    return left, top, right, bottom

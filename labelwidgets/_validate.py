@@ -140,12 +140,31 @@ def check_positive_int(value, what: str, minimum: int = 1) -> int:
     return int(value)
 
 
-def check_fraction(value, what: str, low: float = 0.0, high: float = 1.0, *, closed_low: bool = False) -> float:
-    """``value`` as a float in ``(low, high]`` (``[low, high]`` with ``closed_low``)."""
+def check_fraction(
+    value,
+    what: str,
+    low: float = 0.0,
+    high: float = 1.0,
+    *,
+    closed_low: bool = False,
+    closed_high: bool = True,
+) -> float:
+    """``value`` as a float in ``(low, high]``; ``closed_low`` / ``closed_high`` pick the ends.
+
+    Examples
+    --------
+    >>> check_fraction(0.95, "ci", closed_high=False)
+    0.95
+    >>> check_fraction(1, "ci", closed_high=False)
+    Traceback (most recent call last):
+    ...
+    labelwidgets._validate.InputError: `ci` must be a number in (0, 1). Got 1 instead.
+    """
     ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value >= low if closed_low else value > low) and value <= high
+    ok = ok and (value >= low if closed_low else value > low)
+    ok = ok and (value <= high if closed_high else value < high)
     if not ok:
-        interval = f"{'[' if closed_low else '('}{low:g}, {high:g}]"
+        interval = f"{'[' if closed_low else '('}{low:g}, {high:g}{']' if closed_high else ')'}"
         raise InputError(f"`{what}` must be a number in {interval}. Got {value!r} instead.")
     return float(value)
 

@@ -12,11 +12,13 @@ to the children of its ``VBox``. An ``Event`` is a widget without a view, so Jup
 ipywidgets 8 shows "Failed to load view class 'null'" in place of the whole annotator.
 :func:`detach_viewless` takes such widgets out of every box's ``children``; ipyevents listens on
 its ``source`` widget's views, so the shortcuts keep working without it being displayed. Inside
-the session the keys are handled by the session's own listener (see ``_keys_help``).
+the annotators their listener is switched off and the keys come from :class:`FocusKeys`.
 
-Keys (mouse over the widget): ``1``-``9`` pick the class, ``Enter`` submits, ``Backspace``
-removes the last point drawn, ``E`` toggles edit mode (drag points), ``S`` skips, ``Z`` undoes the
-last submit, ``←`` goes back.
+The queue rules (resume, back, skip, undo, an image that cannot be shown) are those of
+:class:`labelwidgets.session.Session`. Keys (:func:`shape_keymap`): click the widget once, then
+they work wherever the mouse is until Esc or a click outside: ``1``-``9`` pick the class,
+``Enter`` submits, ``Backspace`` removes the last point drawn, ``E`` toggles edit mode (drag
+points), ``S`` skips, ``Z`` undoes the last submit, ``←`` goes back.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ import functools
 import html
 import io
 import json
+import logging
 import math
-import threading
-from collections import OrderedDict
+import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from numbers import Real
 
@@ -35,21 +37,27 @@ import ipywidgets as widgets
 import pandas as pd
 from PIL import Image
 
-from ._session import LabelingSession
-from ._validate import check_names
-from .images import ImageSet
+from . import keys as _keys
+from ._validate import InputError, check_names
+from ._widget import FocusKeys
+from .images import Display, ImageSet
+from .session import Session, SessionAccess
 from .store import TASK_KINDS, LabelStore
 
 __all__ = [
+    "shape_keymap",
     "PolygonAnnotator",
     "PointAnnotator",
     "detach_viewless",
     "normalize_shapes",
     "shape_rows",
     "rows_to_shapes",
+    "canvas_shapes",
+    "to_ipyannotations",
 ]
 
 _KINDS = ("polygon", "point")
+log = logging.getLogger("labelwidgets")
 
 
 # ------------------------------------------------------------------ pure functions
@@ -230,6 +238,47 @@ def rows_to_shapes(rows: pd.DataFrame) -> list[dict]:
     return out
 
 
+def canvas_shapes(kind: str, data: Sequence[Mapping], current=None) -> list[dict]:
+    """Shapes ``[{"label", "points"}, ...]`` from ipyannotations' canvas data (image pixels).
+
+    A closed polygon repeats its first vertex at the end (dropped here). The polygon being drawn
+    (``current``, with ``points`` and ``label``) counts as closed from three points on; one or two
+    points are an error.
+
+    Examples
+    --------
+    >>> canvas_shapes("point", [{"label": "eye", "coordinates": (3.0, 4.0)}])
+    [{'label': 'eye', 'points': [[3.0, 4.0]]}]
+    """
+    if kind == "point":
+        return [{"label": p["label"], "points": [list(p["coordinates"])]} for p in data]
+    shapes = [{"label": p["label"], "points": [list(q) for q in p["points"][:-1]]} for p in data]
+    points = list(getattr(current, "points", []) or [])
+    if 0 < len(points) < 3:
+        raise InputError(
+            f"The open polygon must have at least 3 points to be submitted. Got {len(points)}; "
+            "close it by clicking its first point, or remove the points with Backspace."
+        )
+    if len(points) >= 3:
+        shapes.append({"label": current.label, "points": [list(q) for q in points]})
+    return shapes
+
+
+def to_ipyannotations(kind: str, shape: Mapping) -> dict:
+    """A stored shape as ipyannotations' canvas data (a polygon closed by repeating its first
+    vertex); the inverse of :func:`canvas_shapes`.
+
+    Examples
+    --------
+    >>> to_ipyannotations("polygon", {"label": "cat", "points": [[0, 0], [4, 0], [4, 3]]})["points"]
+    [(0, 0), (4, 0), (4, 3), (0, 0)]
+    """
+    if kind == "point":
+        return {"type": "point", "label": shape["label"], "coordinates": tuple(shape["points"][0])}
+    pts = [tuple(p) for p in shape["points"]]
+    return {"type": "polygon", "label": shape["label"], "points": pts + pts[:1]}
+
+
 # ------------------------------------------------------------- ipyannotations fix
 def detach_viewless(widget: widgets.Widget) -> list[widgets.Widget]:
     """Take widgets without a view (``ipyevents.Event``) out of every box's ``children``.
@@ -296,20 +345,28 @@ def _ipyannotations():
 
 
 # ------------------------------------------------------------------ the widgets
-class _ShapeAnnotator(LabelingSession):
+def shape_keymap(n_classes: int) -> list[dict]:
+    """The key map of the polygon and point annotators: ``1``-``9`` class, ``Enter`` submit,
+    ``Backspace`` remove the last point, ``E`` edit mode, ``S`` skip, ``Z`` undo, ``←`` back."""
+    return _keys.keymap(
+        [{"key": "Backspace", "action": "remove_point", "label": "Remove the last point"},
+         {"key": "ArrowLeft", "action": "back", "label": "Back"},
+         {"key": "e", "action": "edit", "label": "Edit mode (drag points)"}],
+        [{"key": str(d), "action": "class", "args": [d], "label": "Pick a class"}
+         for d in range(1, min(n_classes, 9) + 1)],
+    )  # fmt: skip
+
+
+class _ShapeAnnotator(SessionAccess, widgets.VBox):
     kind = "polygon"
-    _keys_help = (
-        "Keys (mouse over the widget): <b>1-9</b> class · <b>Enter</b> submit · "
-        "<b>Backspace</b> remove last point · <b>E</b> edit mode · <b>S</b> skip · "
-        "<b>Z</b> undo submit · <b>←</b> back"
-    )
 
     def __init__(
         self,
         images: ImageSet,
         classes: Sequence[str],
+        *,
         rater: str | None = None,
-        store: LabelStore | None = None,
+        store: LabelStore,
         task: str | None = None,
         item_ids: Iterable[str] | None = None,
         roles: Sequence[str] | None = None,
@@ -318,20 +375,22 @@ class _ShapeAnnotator(LabelingSession):
         self.classes = tuple(check_names(classes, "classes"))
         self.task = task if task is not None else f"{self.kind}s"
         if not isinstance(self.task, str) or not self.task.strip():
-            raise ValueError(f"`task` must be a non-empty string. Got {task!r} instead.")
+            raise InputError(f"`task` must be a non-empty string. Got {task!r} instead.")
         ok = (isinstance(canvas_size, Sequence) and len(canvas_size) == 2
               and all(isinstance(v, int) and v >= 64 for v in canvas_size))  # fmt: skip
         if not ok:
-            raise ValueError(
+            raise InputError(
                 f"`canvas_size` must be (width, height), ints >= 64. Got {canvas_size!r} instead."
             )
         self.canvas_size = (int(canvas_size[0]), int(canvas_size[1]))
-        store = store if store is not None else LabelStore("labels.db")
+        self.keymap = shape_keymap(len(self.classes))
+        self.session = Session(images, store, rater, [self.task], item_ids, roles, self.keymap)
         # a store without the polygon/point task kinds keeps them as "box" (their x, y, w, h)
         store.register_task(
             self.task, self.classes, self.kind if self.kind in TASK_KINDS else "box"
         )
-        super().__init__(images, store, rater, [self.task], item_ids=item_ids, roles=roles)
+        super().__init__()
+        self.add_class("labelwidgets")
         self.shapes = self._load_shapes()
 
         self.annotator = _ipyannotations()[self.kind](
@@ -339,28 +398,33 @@ class _ShapeAnnotator(LabelingSession):
         )
         self.annotator.add_class("lw-shape-annotator")
         self.detached = detach_viewless(self.annotator)  # the JupyterLab 4 fix
-        # the session's own keyboard listener handles the keys; theirs would submit twice
+        # the focus widget below handles the keys; theirs would submit twice
         self.annotator.event_watcher.watched_events = []
         self.canvas = self.annotator.canvas
         self.annotator.on_submit(lambda data: self.guard(self._from_annotator, data))
         self.annotator.submit_button.description = "Submit ⏎"
         self.annotator.skip_button.description = "Skip (S)"
-        self.annotator.undo_button.description = "Undo ⌫"
+        self.annotator.undo_button.description = "Point (⌫)"
         self.annotator.undo_button.tooltip = "Remove the last point drawn (Backspace)"
+        for b in (self.annotator.submit_button, self.annotator.skip_button, self.annotator.undo_button):
+            b.layout.width = "auto"  # never cut a label
         self.back_button = widgets.Button(description="Back (←)", icon="arrow-left")
         self.undo_submit_button = widgets.Button(description="Undo submit (Z)", icon="undo")
         self.back_button.on_click(lambda _b: self.guard(self.back))
         self.undo_submit_button.on_click(lambda _b: self.guard(self.undo))
+        self.progress_bar = widgets.IntProgress(min=0, max=max(1, len(self.queue)))
+        self.progress_text = widgets.HTML()
+        self.header = widgets.HTML()
+        self.status_line = widgets.HTML()
+        self.focus_keys = FocusKeys(self.keymap, _keys.help_text(self.keymap), self._on_key)
         self._image_widget: widgets.Image | None = None
-        self._canvas_cache: OrderedDict[str, bytes] = OrderedDict()
-        self._cache_lock = threading.Lock()
         self.children = [
             widgets.HBox([self.progress_bar, self.progress_text]),
             self.header,
             self.annotator,
             widgets.HBox([self.back_button, self.undo_submit_button]),
-            self.status,
-            self.keys_help,
+            self.status_line,
+            self.focus_keys,
         ]
         self._refresh()
 
@@ -368,41 +432,32 @@ class _ShapeAnnotator(LabelingSession):
         return (f"{type(self).__name__}({len(self.queue)} items, classes={list(self.classes)}, "
                 f"task={self.task!r}, rater={self.rater!r})")  # fmt: skip
 
-    # ---------------------------------------------------------------- state
+    # ------------------------------------------------------------------ queue
+    status = property(lambda self: self.session.status, doc="The status line, ``{text, level}``.")
+
     def _load_shapes(self) -> dict[str, list[dict]]:
         """This rater's current shapes per item of the queue (skipped items map to ``[]``)."""
         cur = self.store.current(task=self.task, rater=self.rater)
         cur = cur[cur["item_id"].isin(self.queue)]
         return {item: rows_to_shapes(rows) for item, rows in cur.groupby("item_id", sort=False)}
 
-    def _after_undo(self, item_id: str) -> None:
-        self.shapes = self._load_shapes()
-
     def drawn(self) -> list[dict]:
-        """The shapes on the canvas now (``[{"label", "points"}, ...]``, image pixels).
-
-        An open polygon of three or more points counts as closed; one of one or two points is
-        an error (close it by clicking its first point, or remove its points with Backspace).
-        """
-        if self.kind == "point":
-            return [
-                {"label": p["label"], "points": [list(p["coordinates"])]} for p in self.canvas.data
-            ]
-        shapes = [  # a closed polygon repeats its first vertex at the end: drop it
-            {"label": p["label"], "points": [list(q) for q in p["points"][:-1]]}
-            for p in self.canvas.data
-        ]
-        current = self.canvas.current_polygon
-        if 0 < len(current.points) < 3:
-            raise ValueError(
-                f"The open polygon must have at least 3 points to be submitted. Got {len(current.points)}; "
-                "close it by clicking its first point, or remove the points with Backspace."
-            )
-        if len(current.points) >= 3:
-            shapes.append({"label": current.label, "points": [list(q) for q in current.points]})
-        return shapes
+        """The shapes on the canvas now (``[{"label", "points"}, ...]``, image pixels); see
+        :func:`canvas_shapes`."""
+        return canvas_shapes(self.kind, self.canvas.data, getattr(self.canvas, "current_polygon", None))
 
     # -------------------------------------------------------------- actions
+    def guard(self, fn, *args):
+        """Run a button or key handler: a bad input becomes the status, never a dead widget."""
+        try:
+            return fn(*args)
+        except InputError as exc:
+            self.say(str(exc), "error")
+        except Exception as exc:  # an internal error: logged with its traceback, shown
+            log.error("labelwidgets handler failed:\n%s", traceback.format_exc())
+            self.say(f"Internal error: {type(exc).__name__}: {exc}. Please report this with the log.", "error")
+        return None
+
     def submit(self, shapes: Sequence[Mapping] | None = None) -> str:
         """Commit the current item's shapes and advance; the Submit button calls this.
 
@@ -418,27 +473,54 @@ class _ShapeAnnotator(LabelingSession):
         str
             The submission id (the rows are committed when this returns).
         """
-        item = self._require_item("submit")
+        item = self.session.require_item("submit")
         if shapes is None:
             shapes = self.drawn()
         width, height = self.images.size(item)
         clean, notes = normalize_shapes(shapes, self.kind, self.classes, width, height)
-        sid = self.store.append(shape_rows(item, self.task, self.rater, self.kind, clean))
+        text = f"Saved {item}. " + " ".join(notes) if notes else None
+        sid = self.session.commit(
+            item, lambda i: self.store.append(shape_rows(i, self.task, self.rater, self.kind, clean)),
+            text=text,
+        )  # fmt: skip
         self.shapes[item] = clean
-        self._committed(sid, item)
-        if notes:
-            self.say(
-                f"Saved {html.escape(item)}. " + " ".join(html.escape(n) for n in notes), ok=True
-            )
+        self._refresh()
         return sid
 
-    def _forget(self, item_id: str) -> None:
-        self.shapes[item_id] = []
+    def skip(self, reason: str | None = None) -> str:
+        """Record a skip for the current item (no shape) and advance."""
+        sid = self.session.skip(reason=reason)
+        self.shapes[self.session.history[-1][1]] = []
+        self._refresh()
+        return sid
+
+    def back(self) -> None:
+        """Go to the previous item; its submitted shapes load for editing."""
+        self.session.back()
+        self._refresh()
+
+    def go_to(self, index: int) -> None:
+        """Show the item at ``index`` of the queue (``len(queue)`` shows the end screen)."""
+        self.session.go_to(index)
+        self._refresh()
+
+    def undo(self) -> str | None:
+        """Retract the last submission made here and show its item again."""
+        retraction = self.session.undo()
+        if retraction is not None:
+            self.shapes = self._load_shapes()
+        self._refresh()
+        return retraction
+
+    def say(self, text: str, level: str = "info") -> None:
+        """Show a message in the status line."""
+        self.session.say(text, level)
+        self._paint_status()
 
     def select_class(self, label: str) -> None:
         """Make ``label`` the class of the next shape (like the dropdown or keys 1-9)."""
         if label not in self.classes:
-            raise ValueError(f"`label` must be one of {list(self.classes)}. Got {label!r} instead.")
+            raise InputError(f"`label` must be one of {list(self.classes)}. Got {label!r} instead.")
         self.annotator.class_selector.value = label
 
     def click(self, x: float, y: float) -> None:
@@ -450,7 +532,7 @@ class _ShapeAnnotator(LabelingSession):
         """
         width, height = self.images.size(self.current_item) if self.current_item else (0, 0)
         if not (0 <= x <= width and 0 <= y <= height):
-            raise ValueError(
+            raise InputError(
                 f"(x, y) must lie inside the image (0..{width} x 0..{height}). Got ({x}, {y})."
             )
         cx, cy = self.canvas.image_to_canvas_coordinates((x, y))
@@ -463,85 +545,102 @@ class _ShapeAnnotator(LabelingSession):
         else:
             self.submit()
 
+    # ------------------------------------------------------------- keyboard
+    def press(self, key: str, shift: bool = False, ctrl: bool = False):
+        """Act as if ``key`` were pressed with the widget focused (errors go to the status)."""
+        entry = _keys.lookup(self.keymap, key, shift, ctrl)
+        return None if entry is None else self.guard(self._key_action, entry)
+
+    def _on_key(self, key: str) -> None:
+        entry = next((e for e in self.keymap if e["key"] == key), None)
+        if entry is not None:
+            self.guard(self._key_action, entry)
+
+    def _key_action(self, entry: dict):
+        action = entry["action"]
+        if action == "class":
+            n = entry["args"][0]
+            self.select_class(self.classes[n - 1])
+        elif action == "remove_point":
+            if self.canvas._undo_queue:
+                self.annotator.undo()
+            else:
+                self.say("Nothing drawn to remove on this image.")
+        elif action == "edit" and hasattr(self.annotator, "edit_button"):
+            self.annotator.edit_button.value = not self.annotator.edit_button.value
+        elif action in ("submit", "skip", "back", "undo"):
+            return getattr(self, action)()
+        return None
+
     # -------------------------------------------------------------- display
-    def _display_image(self, item_id: str) -> bytes:
-        """JPEG of the image resized (up or down) to fill the canvas (cached; the session prefetches)."""
-        with self._cache_lock:
-            if item_id in self._canvas_cache:
-                self._canvas_cache.move_to_end(item_id)
-                return self._canvas_cache[item_id]
+    def _display(self, item_id: str) -> Display:
+        """The image resized (up or down) to fill the canvas: ipyannotations draws an image at
+        its own size, and maps clicks through the size it is told (``true_size``)."""
         img = self.images.load(item_id)
         scale = min(self.canvas_size[0] / img.width, self.canvas_size[1] / img.height)
         size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
         resample = Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BICUBIC
         buf = io.BytesIO()
         img.resize(size, resample).save(buf, format="JPEG", quality=90)
-        data = buf.getvalue()
-        with self._cache_lock:
-            self._canvas_cache[item_id] = data
-            while len(self._canvas_cache) > 8:
-                self._canvas_cache.popitem(last=False)
-        return data
+        return Display(buf.getvalue(), "jpeg", size[0], size[1], (scale, scale))
 
-    def _show_item(self, item_id: str | None) -> None:
-        if item_id is None:
+    def _refresh(self) -> None:
+        while True:
+            item = self.current_item
+            if item is None:
+                break
+            try:
+                shown = self._display(item)
+            except OSError as exc:
+                self.session.drop_unshowable(item, str(exc))
+                continue
+            self.session.mark_shown(item)
+            self._show(item, shown)
+            break
+        if self.current_item is None:
             self.annotator.layout.display = "none"
-            return
+        n, done = len(self.queue), len(self.done)
+        with self.progress_bar.hold_sync():
+            self.progress_bar.max = max(1, n)
+            self.progress_bar.value = done
+        self.progress_text.value = f"<b>{done} / {n}</b> done by {html.escape(self.rater)}"
+        if self.current_item is None:
+            self.header.value = f"<h4>{html.escape(self.session.end_text())}</h4>"
+        else:
+            fields = " · ".join(f"{html.escape(str(c))}: {html.escape(str(v))}"
+                                for c, v in self.images.metadata(self.current_item).items())  # fmt: skip
+            self.header.value = (
+                f"<b>{html.escape(self.current_item)}</b> &nbsp; item {self.index + 1} of {n}"
+                + (f" &nbsp; <span class='lw-field'>{fields}</span>" if fields else "")
+            )
+        self._paint_status()
+
+    def _paint_status(self) -> None:
+        s = self.session.status
+        self.status_line.value = (
+            f"<div class='lw-status lw-{s['level']}'>{html.escape(s['text'])}</div>"
+        )
+
+    def _show(self, item_id: str, shown) -> None:
         self.annotator.layout.display = None
         previous = self._image_widget
-        self._image_widget = widgets.Image(value=self._image_for(item_id), format="jpeg")
+        self._image_widget = widgets.Image(value=shown.data, format=shown.format)
         self.canvas.true_size = self.images.size(item_id)
         self.annotator.display(self._image_widget)
         self.canvas._undo_queue.clear()  # undo steps of the previous image must not reach this one
         if hasattr(self.annotator, "edit_button"):
             self.annotator.edit_button.value = False
-        self.annotator.data = [self._to_ipyannotations(s) for s in self.shapes.get(item_id, [])]
+        self.annotator.data = [to_ipyannotations(self.kind, s) for s in self.shapes.get(item_id, [])]
         if previous is not None:
             previous.close()
 
-    def _to_ipyannotations(self, shape: dict) -> dict:
-        if self.kind == "point":
-            return {
-                "type": "point",
-                "label": shape["label"],
-                "coordinates": tuple(shape["points"][0]),
-            }
-        pts = [tuple(p) for p in shape["points"]]
-        return {"type": "polygon", "label": shape["label"], "points": pts + pts[:1]}  # closed
-
-    # ------------------------------------------------------------- keyboard
-    def _handle_key(self, key: str, shift: bool = False, ctrl: bool = False) -> None:
-        if key == "Enter":
-            self.submit()
-        elif key == "Backspace":
-            if self.canvas._undo_queue:
-                self.annotator.undo()
-            else:
-                self.say("Nothing drawn to remove on this image.")
-        elif key in ("s", "S") and not ctrl:
-            self.skip()
-        elif key in ("z", "Z"):
-            self.undo()
-        elif key == "ArrowLeft":
-            self.back()
-        elif key in ("e", "E") and hasattr(self.annotator, "edit_button"):
-            self.annotator.edit_button.value = not self.annotator.edit_button.value
-        elif key.isdigit() and key != "0":
-            n = int(key)
-            if n > len(self.classes):
-                raise ValueError(f"Key {key} has no class: there are {len(self.classes)}.")
-            self.select_class(self.classes[n - 1])
-
     def close(self) -> None:
         """Close the widget, its canvas and its listeners."""
-        parts = getattr(self, "detached", []) + [getattr(self, "annotator", None)]
+        parts = getattr(self, "detached", []) + [getattr(self, "annotator", None), getattr(self, "focus_keys", None)]
         for w in [getattr(self, "_image_widget", None), *parts]:
             if w is not None:
                 w.close()
-        if hasattr(self, "_prefetcher"):
-            super().close()
-        else:  # __init__ refused its arguments before the session started
-            widgets.VBox.close(self)
+        super().close()
 
 
 class PolygonAnnotator(_ShapeAnnotator):
@@ -561,8 +660,8 @@ class PolygonAnnotator(_ShapeAnnotator):
         The allowed labels.
     rater : str or None, default=None
         Who labels (default: the OS user).
-    store : LabelStore or None, default=None
-        Where submissions go (default: ``LabelStore("labels.db")``).
+    store : LabelStore
+        Where submissions go (required).
     task : str or None, default=None
         Task name in the store (default: ``"polygons"``).
     item_ids : iterable of str or None, default=None
@@ -595,8 +694,8 @@ class PointAnnotator(_ShapeAnnotator):
         The allowed labels.
     rater : str or None, default=None
         Who labels (default: the OS user).
-    store : LabelStore or None, default=None
-        Where submissions go (default: ``LabelStore("labels.db")``).
+    store : LabelStore
+        Where submissions go (required).
     task : str or None, default=None
         Task name in the store (default: ``"points"``).
     item_ids : iterable of str or None, default=None

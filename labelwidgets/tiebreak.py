@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from ._validate import InputError, check_name
 from ._validate import check_choice as _check_choice
+from .store import LabelStore
 from .tagging import MultiTaskTagger
 from .voting import resolve
 from .voting._common import FALLBACKS
+
+__all__ = ["TiebreakQueue"]
 
 
 def _tiebreak_items(
@@ -27,14 +30,13 @@ def _tiebreak_items(
     return out
 
 
-def _votes_html(votes: Mapping[str, Mapping]) -> str:
+def _votes_text(votes: Mapping[str, Mapping]) -> str:
     parts = []
     for task, by_rater in votes.items():
         shown = ", ".join(
-            f"{html.escape(r)}: {html.escape(', '.join(v) if isinstance(v, list) else str(v))}"
-            for r, v in by_rater.items()
+            f"{r}: {', '.join(v) if isinstance(v, list) else v}" for r, v in by_rater.items()
         )
-        parts.append(f"<b>{html.escape(task)}</b> ({shown})")
+        parts.append(f"{task} ({shown})")
     return " · ".join(parts)
 
 
@@ -48,26 +50,32 @@ class TiebreakQueue(MultiTaskTagger):
     answers every task of ``tasks`` through the tagger's own ``submit`` / ``skip`` /
     ``back``; a third answer on a task that was already agreed leaves its label unchanged.
     The earlier votes are hidden (a blind third opinion) unless ``show_votes=True``; the
-    header always names the disputed tasks.
+    line under the header always names the disputed tasks (:meth:`note`).
 
     Parameters
     ----------
     images : ImageSet
         The items.
-    store : LabelStore
-        The store holding the first two votes; the third goes there too.
     tasks : dict
         Task name -> options (or ``MultiLabel(options)``), as for the tagger.
     rater : str
         The third rater.
+    store : LabelStore
+        The store holding the first two votes; the third goes there too.
     show_votes : bool, default=False
-        Show the earlier votes in the header.
+        Show the earlier votes under the header.
     fallback : {"discard", "neutral"}, default="discard"
         Passed to :func:`resolve` (it does not change which items need a tiebreak).
     source : str, sequence of str or None, default="human"
         Which votes count (``store.current(source=...)``: "none of these" answers count).
-    max_size : int, default=640
+    max_size : int, default=768
         Longest side of the displayed image in pixels.
+    min_size : int, default=384
+        Smaller images are enlarged by a whole factor.
+
+    Notes
+    -----
+    The earlier order ``TiebreakQueue(images, store, tasks, rater=...)`` is still accepted.
 
     Attributes
     ----------
@@ -77,11 +85,27 @@ class TiebreakQueue(MultiTaskTagger):
         ``{item_id: {task: {rater: answer}}}``: the earlier votes of the disputed tasks.
     """
 
-    def __init__(self, images, store, tasks, rater, show_votes: bool = False,
-                 fallback: str = "discard", source="human", max_size: int = 640):  # fmt: skip
+    def __init__(self, images, tasks, *legacy, rater: str | None = None,
+                 store: LabelStore | None = None, show_votes: bool = False,
+                 fallback: str = "discard", source="human", max_size: int = 768,
+                 min_size: int = 384):  # fmt: skip
+        if isinstance(tasks, LabelStore):  # the earlier order (images, store, tasks, rater)
+            store, tasks = tasks, (legacy[0] if legacy else None)
+            rater = legacy[1] if len(legacy) > 1 else rater
+        elif legacy:
+            raise InputError(
+                "TiebreakQueue takes (images, tasks, *, rater, store). Got extra positional "
+                f"arguments {legacy!r} instead; pass rater= and store= by name."
+            )
+        if not isinstance(store, LabelStore):
+            raise InputError(
+                f"`store` must be a LabelStore. Got {type(store).__name__!r} instead; "
+                "pass the store that holds the first two votes."
+            )
         _check_choice(fallback, FALLBACKS, "fallback")
         if not isinstance(rater, str) or not rater.strip():
-            raise ValueError(f"`rater` must be a non-empty string. Got {rater!r} instead.")
+            raise InputError(f"`rater` must be a non-empty string. Got {rater!r} instead.")
+        check_name(rater, "rater")
         resolved = resolve(store.current(source=source), policy="tiebreak",
                            fallback=fallback, tasks=store.tasks())  # fmt: skip
         names = list(tasks) if isinstance(tasks, Mapping) else []
@@ -98,19 +122,12 @@ class TiebreakQueue(MultiTaskTagger):
         new = [i for i in ids if i not in have]
         if new:
             store.assign(pd.DataFrame({"item_id": new, "rater": rater, "role": "tiebreak"}))
-        super().__init__(images, tasks, rater=rater, store=store, item_ids=ids, max_size=max_size)
+        super().__init__(images, tasks, rater=rater, store=store, item_ids=ids,
+                         max_size=max_size, min_size=min_size)  # fmt: skip
 
-    def __repr__(self) -> str:
-        return f"TiebreakQueue({len(self.queue)} items, tasks={list(self.tasks)}, rater={self.rater!r})"
-
-    def _refresh(self) -> None:
-        super()._refresh()
-        item = self.current_item
-        if item is None:
-            return
-        note = "Tiebreak for " + ", ".join(html.escape(t) for t in self.disputed.get(item, []))
+    def note(self, item_id: str) -> str:
+        """"Tiebreak for <tasks>", with the earlier votes when ``show_votes`` is set."""
+        text = "Tiebreak for " + ", ".join(self.disputed.get(item_id, []))
         if self.show_votes:
-            note += ". Earlier votes: " + _votes_html(self.votes.get(item, {}))
-        else:
-            note += " (earlier votes hidden)"
-        self.header.value = f"{self.header.value}<br><span style='color:#7a4b00'>{note}</span>"
+            return f"{text}. Earlier votes: {_votes_text(self.votes.get(item_id, {}))}"
+        return f"{text} (earlier votes hidden)"

@@ -13,10 +13,13 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -44,6 +47,20 @@ ERROR_TEXTS = (
 UPSTREAM_JS_ERRORS = {"notebook": ("Cannot read properties of undefined (reading 'schema')",)}
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(os.environ.get("LABELWIDGETS_ARTIFACTS", REPO / "artifacts"))
+# LABELWIDGETS_README_SHOTS=1: the screenshots the README shows are also written to docs/screenshots
+README_SHOTS = REPO / "docs" / "screenshots"
+
+
+def readme_shot(page, name: str, locator: str | None = None) -> Path:
+    """Save a screenshot to the artifacts (and, with LABELWIDGETS_README_SHOTS=1, to the README's)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    target = page.locator(locator).first if locator else page
+    target.screenshot(path=str(path))
+    if os.environ.get("LABELWIDGETS_README_SHOTS") == "1":
+        README_SHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, README_SHOTS / f"{name}.png")
+    return path
 
 
 def _free_port() -> int:
@@ -101,7 +118,7 @@ class LabServer:
             f"--port={self.port}", f"--ServerApp.token={self.token}",
             f"--ServerApp.root_dir={self.root}", "--ServerApp.disable_check_xsrf=True", "--allow-root",
             "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            "--LabApp.extension_manager=readonly",
+            "--LabApp.extension_manager=readonly", "--LabApp.expose_app_in_browser=True",
         ]  # fmt: skip
         if app != "lab":
             cmd = [c for c in cmd if not c.startswith("--LabApp.")]
@@ -154,12 +171,80 @@ class LabServer:
         return Path(path).name
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        """Stop the server and every kernel it started (also when a test failed)."""
+        _stop(self.proc)
         self.log.close()
+
+
+def _stop(proc: subprocess.Popen, timeout: float = 20) -> None:
+    """Terminate a server and its children (kernels), killing what does not stop in time."""
+    if proc.poll() is not None:
+        return
+    import psutil
+
+    try:
+        children = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        children = []
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+    _gone, alive = psutil.wait_procs(children, timeout=5)
+    for child in alive:  # a kernel its server did not stop
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            continue
+
+
+class AppServer:
+    """Another app on 127.0.0.1 (Voila, marimo, ``labelwidgets serve``): any command whose
+    ``{port}`` is filled in, answered at ``ready_path`` once it is up."""
+
+    def __init__(self, root: Path, cmd: list[str], ready_path: str = "/", name: str = "app",
+                 env: dict | None = None, timeout: float = 120):  # fmt: skip
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.port = _free_port()
+        self.name = name
+        self.env = env if env is not None else jupyter_env(self.root / ".home", app=name)
+        self.log_path = self.root / f"{name}.log"
+        self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [c.format(port=self.port) for c in cmd], cwd=self.root, env=self.env,
+            stdout=self.log, stderr=self.log,
+        )  # fmt: skip
+        self.base = f"http://127.0.0.1:{self.port}"
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                self.log.close()
+                raise RuntimeError(f"{name} exited: {self.log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(self.base + ready_path, timeout=2):
+                    return
+            except urllib.error.HTTPError:
+                return  # it answers (e.g. 403 without a token): it is up
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise TimeoutError(f"{name} did not answer on {self.base} within {timeout} s")
+
+    def stop(self) -> None:
+        _stop(self.proc)
+        if not self.log.closed:
+            self.log.close()
+
+
+def assert_page_ok(page, root: str = "body") -> None:
+    """Fail on a widget that did not render or any JavaScript error (any app, not only Lab)."""
+    text = page.locator(root).first.inner_text()
+    bad = [t for t in ERROR_TEXTS if t in text]
+    assert not bad, f"widget errors on the page: {bad}"
+    assert not page.js_errors, f"JavaScript errors: {page.js_errors}"
 
 
 class Browser:
@@ -308,3 +393,26 @@ def wait_for(condition, timeout: float = 30, interval: float = 0.25, message: st
             return last
         time.sleep(interval)
     raise TimeoutError(f"{message} not met within {timeout} s (last value: {last!r})")
+
+
+def busy_then_killed(db: Path, pid: int, status, act, on_busy=None) -> str:
+    """Make a widget's kernel busy, then kill it; return what the widget's status line says.
+
+    Another writer holds the SQLite store's write lock (as a teammate's long transaction would),
+    so the kernel's next commit waits inside the kernel and no ack comes. ``act()`` is what the
+    rater does meanwhile; once ``status`` (a locator) says the kernel is busy, ``on_busy()`` runs,
+    the kernel process is killed and the status must say the kernel is gone.
+    """
+    blocker = sqlite3.connect(db, timeout=5, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        act()
+        wait_for(lambda: "kernel is busy" in status.inner_text(), timeout=15, message="busy message")
+        if on_busy is not None:
+            on_busy()
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: "kernel is gone" in status.inner_text(), timeout=30, message="gone message")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    return status.inner_text()

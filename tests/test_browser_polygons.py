@@ -11,7 +11,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from browser_harness import ERROR_TEXTS, wait_for
+from browser_harness import ERROR_TEXTS, readme_shot, wait_for
 from PIL import Image, ImageDraw
 
 pytestmark = pytest.mark.browser
@@ -81,16 +81,21 @@ def test_polygon_and_point_annotators_in_jupyterlab(lab, notebook_page):
     )
     nb.assert_widgets_ok()
 
-    seg_canvas = page.locator(".lw-shape-annotator").nth(0).locator("canvas").last
+    seg = page.locator(".labelwidgets:has(.lw-shape-annotator)").nth(0)
+    seg_canvas = seg.locator(".lw-shape-annotator canvas").last
     seg_canvas.scroll_into_view_if_needed()
-    # the second class by key, then a triangle closed by clicking its first vertex again
-    page.mouse.move(*_centre(seg_canvas))
-    page.keyboard.press("2")
-    page.wait_for_timeout(300)
+    # one click on the widget gives it the keys; the mouse then leaves it
+    seg.locator(".widget-html").first.click()
+    page.mouse.move(3, 3)
+    assert page.evaluate("() => document.activeElement.classList.contains('lw-root')")
+    page.keyboard.press("2")  # the second class by key, with the mouse elsewhere
+    wait_for(lambda: seg.locator("select").first.input_value() == "square", message="class 2 by key")
+    # a triangle closed by clicking its first vertex again
     for x, y in [(20, 20), (120, 20), (120, 90), (20, 20)]:
         _click(page, seg_canvas, x, y)
     nb.screenshot("polygons_drawn", ".lw-shape-annotator")
-    page.keyboard.press("Enter")  # the session's keyboard listener, which is not among the children
+    page.mouse.move(3, 3)
+    page.keyboard.press("Enter")  # the keys still go to the widget (focus stayed inside it)
     rows = wait_for(
         lambda: (r := _rows(db, "polygons")).shape[0] and r, message="polygon row in the store"
     )
@@ -122,6 +127,7 @@ def test_polygon_and_point_annotators_in_jupyterlab(lab, notebook_page):
     assert set(rows["kind"]) == {"point"} and set(rows["label"]) == {"corner"}
     assert list(rows["w"]) == [0.0, 0.0]
     nb.assert_widgets_ok()
+    readme_shot(page, "polygons", ".labelwidgets:has(.lw-shape-annotator) >> nth=0")
     nb.screenshot("polygons_page")
 
 

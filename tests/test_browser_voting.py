@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from browser_harness import wait_for
+from browser_harness import readme_shot, wait_for
 
 from labelwidgets.datasets import load_demo
 from labelwidgets.store import LabelStore
@@ -54,8 +54,9 @@ def _open(notebook_page, name: str):
     except TimeoutError:  # seen once in ten runs: the Run All click was lost, no cell ran
         page.run_all(timeout=90)
     page.assert_widgets_ok()
-    widget = page.page.locator(".labelwidgets").first
+    widget = page.page.locator(".lw-tagger").first
     widget.scroll_into_view_if_needed()
+    wait_for(lambda: widget.locator("canvas.lw-canvas").get_attribute("data-item"), message="painted")
     return page, widget
 
 
@@ -66,23 +67,23 @@ def _shown(widget) -> tuple[str, int, int] | None:
 
 
 def _option(widget, option: str):
-    return widget.locator("button.lw-option", has_text=re.compile(rf"\d\. {option} \("))
+    return widget.locator("button.lw-option", has=widget.page.locator(".lw-label", has_text=re.compile(rf"^{option}$")))
 
 
 def _answer_by_mouse(widget, answer: tuple[str, str]) -> None:
     for option in answer:
         _option(widget, option).click()
-        wait_for(lambda o=option: "mod-primary" in (_option(widget, o).get_attribute("class") or ""),
+        wait_for(lambda o=option: "lw-chosen" in (_option(widget, o).get_attribute("class") or ""),
                  message=f"{option} selected")  # fmt: skip
     widget.locator("button", has_text="Submit").click()
 
 
 def _answer_by_keys(page, widget, answer: tuple[str, str]) -> None:
-    widget.hover()  # keys go to the widget under the mouse
+    widget.locator(".lw-header").click()  # one click gives the widget the keys
+    page.page.mouse.move(3, 3)  # and the mouse may go anywhere
     for task, option in zip(TASKS, answer, strict=True):  # a pick moves on to the next task
         page.page.keyboard.press(str(TASKS[task].index(option) + 1))
-        page.page.wait_for_timeout(150)
-    wait_for(lambda: "mod-primary" in (_option(widget, answer[1]).get_attribute("class") or ""),
+    wait_for(lambda: "lw-chosen" in (_option(widget, answer[1]).get_attribute("class") or ""),
              message=f"{answer} selected by keys")  # fmt: skip
     page.page.keyboard.press("Enter")
 
@@ -91,7 +92,8 @@ def _wait_next(widget, position: int, total: int) -> None:
     if position < total:
         widget.locator(f"text=item {position + 1} of {total}").wait_for(timeout=30_000)
     else:
-        widget.locator(f"text=All {total} items are done").wait_for(timeout=30_000)
+        widget.locator(".lw-end h3", has_text=f"All {total} items are done").wait_for(timeout=30_000)
+    wait_for(lambda: "saving" not in widget.locator(".lw-progress").inner_text(), message="saved")
 
 
 def test_two_raters_then_tiebreak_queue(lab, notebook_page):
@@ -113,9 +115,9 @@ def test_two_raters_then_tiebreak_queue(lab, notebook_page):
         _answer_by_keys(bob_page, bob, BOB[i])
         _wait_next(bob, i + 1, 6)
         if i == 1:
-            ann_page.screenshot("voting-ann-tagger", ".labelwidgets")
-            bob_page.screenshot("voting-bob-tagger", ".labelwidgets")
-    bob_page.screenshot("voting-bob-done", ".labelwidgets")
+            ann_page.screenshot("voting-ann-tagger", ".lw-tagger")
+            bob_page.screenshot("voting-bob-tagger", ".lw-tagger")
+    bob_page.screenshot("voting-bob-done", ".lw-tagger")
     ann_page.assert_widgets_ok()
     bob_page.assert_widgets_ok()
 
@@ -138,7 +140,7 @@ def test_two_raters_then_tiebreak_queue(lab, notebook_page):
     # the third rater's queue: exactly the disputed items, in queue order, each once
     cy_page, cy = _open(notebook_page, _rater_notebook(lab, "cy", widget="TiebreakQueue"))
     disputed_items = [item for item in items if any((item, t) in disputed for t in TASKS)]
-    cy_page.screenshot("voting-tiebreak-queue", ".labelwidgets")
+    readme_shot(cy_page.page, "tiebreak", ".lw-tagger")
     seen = []
     for k in range(len(disputed_items)):
         item, position, total = _shown(cy)
@@ -151,7 +153,7 @@ def test_two_raters_then_tiebreak_queue(lab, notebook_page):
         _answer_by_mouse(cy, BOB[i] if k == 0 else ANN[i])
         _wait_next(cy, k + 1, len(disputed_items))
     assert seen == disputed_items
-    cy_page.screenshot("voting-tiebreak-done", ".labelwidgets")
+    cy_page.screenshot("voting-tiebreak-done", ".lw-tagger")
     cy_page.assert_widgets_ok()
 
     after = resolve(store.labels(), tasks=store.tasks()).set_index(["item_id", "task"])

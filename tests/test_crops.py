@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from labelwidgets._geometry import fit_box
+from labelwidgets._validate import InputError
 from labelwidgets.crops import export_crops, safe_filename
 
 W, H = 120, 90
@@ -188,3 +189,52 @@ def test_export_crops_errors(tmp_path):
         ValueError, match=r"`store_or_df` must be a LabelStore or a pandas DataFrame"
     ):
         export_crops([1, 2], tmp_path / "c")
+
+
+def test_crops_manifest_maps_every_file_back_to_its_item_and_label(tmp_path):
+    a = _gradient(tmp_path / "a.png")
+    b = _gradient(tmp_path / "other" / "a.jpg")  # same stem as a.png
+    long_label = "a very long label " * 30
+    df = _frame([
+        ("a.png", a, "a/b", 1, 1, 5, 5),
+        ("a.png", a, "a:b", 2, 2, 5, 5),  # differs from "a/b" only where a file name cannot
+        ("a.png", a, "Cat", 3, 3, 5, 5),
+        ("a.png", a, "cat", 4, 4, 5, 5),  # differs only by case
+        ("a.jpg", b, "a/b", 5, 5, 5, 5),  # another image with the same stem
+        ("a.png", a, long_label, 6, 6, 5, 5),
+    ])  # fmt: skip
+    out = export_crops(df, tmp_path / "crops")
+    keys = zip(out["item_id"], out["label"], strict=True)
+    names = dict(zip(keys, (Path(p).name for p in out["path"]),
+                     strict=True))  # fmt: skip
+    assert [names["a.png", lab] for lab in ("a/b", "a:b", "Cat", "cat")] == [
+        "a_a_b_0.jpg", "a_a_b_1.jpg", "a_Cat_0.jpg", "a_cat_1.jpg",
+    ]  # fmt: skip
+    assert names["a.jpg", "a/b"] == "a_a_b_2.jpg"  # counted on across images of one stem
+    assert len({n.casefold() for n in names.values()}) == len(df)  # unique, even ignoring case
+    long_name = names["a.png", long_label]
+    assert len(long_name.encode()) < 255 and long_name.startswith("a_a very long label")
+    manifest = pd.read_csv(tmp_path / "crops" / "crops.csv")
+    assert manifest.columns.tolist() == [
+        "file", "item_id", "label", "x", "y", "w", "h", "box_x", "box_y", "box_w", "box_h",
+    ]  # fmt: skip
+    assert sorted(manifest["label"]) == sorted(df["label"])  # the exact labels, not the names
+    assert sorted(manifest["file"]) == sorted(names.values())
+    boxes = df.set_index(["item_id", "label"])[["x", "y"]]
+    for row in manifest.itertuples():
+        assert [row.box_x, row.box_y] == boxes.loc[(row.item_id, row.label)].tolist()
+    pd.testing.assert_frame_equal(out.drop(columns="path"), manifest, check_dtype=False)
+    assert all((tmp_path / "crops" / f).is_file() for f in manifest["file"])
+
+
+def test_safe_filename_cuts_long_names_with_a_hash():
+    one, two = safe_filename("x" * 300 + "1"), safe_filename("x" * 300 + "2")
+    assert one != two and len(one.encode()) == len(two.encode()) == 96
+    assert safe_filename("é" * 200).encode("utf-8").decode("utf-8")  # never cut mid-character
+
+
+def test_export_crops_refuses_control_characters_before_writing(tmp_path):
+    path = _gradient(tmp_path / "a.png")
+    with pytest.raises(InputError, match=r"`label` must not contain control characters"):
+        export_crops(_frame([("a.png", path, "red\x1b[0m", 1, 1, 5, 5)]), tmp_path / "c")
+    assert not (tmp_path / "c").exists()

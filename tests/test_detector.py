@@ -213,11 +213,12 @@ def test_predictions_go_back_into_the_store_and_pre_draw(trained, store):
                        detector_options={"conf": 0.0, "max_det": 3}, item_ids=images.item_ids[3:5])  # fmt: skip
     assert ann.detector_name == "yolov8n"
     drawn = ann.boxes
-    assert 1 <= len(drawn) <= 3 and all(b["attributes"]["from_model"] for b in drawn)
+    assert 1 <= len(drawn) <= 3 and all(b.get("model") for b in drawn)
     ann.submit()
     human = store.labels(task="boxes", source="human")
     assert len(human) == len(drawn) and set(human["rater"]) == {"alice"}
-    assert all(json.loads(a)["from_model"] for a in human["attributes"])
+    reviews = [json.loads(a)["review"] for a in human["attributes"]]
+    assert all(r["verdict"] == "accepted" for r in reviews)  # submitted as drawn
 
 
 # ------------------------------------------------------------------ hostile model files

@@ -1,4 +1,4 @@
-"""Round trips and error messages of the VOC, YOLO and COCO readers and writers."""
+"""Round trips and error messages of the VOC and COCO readers and writers (YOLO: test_formats_yolo)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
+from conftest import SHARED_TESTDATA
 from PIL import Image
 
-from labelwidgets.formats import from_coco, from_voc, from_yolo, to_coco, to_voc, to_yolo
+from labelwidgets._validate import InputError
+from labelwidgets.formats import from_coco, from_voc, to_coco, to_voc
 from labelwidgets.formats._common import image_size, prepare
 
-LABELIMG = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "labelimg"
+LABELIMG = SHARED_TESTDATA / "labelimg"
 needs_labelimg = pytest.mark.skipif(
     not LABELIMG.is_dir(), reason=f"LabelImg test files not found at {LABELIMG}"
 )
@@ -37,6 +38,10 @@ def _save(path: Path, size, color, orientation: int | None = None) -> str:
 
 @pytest.fixture
 def boxes(tmp_path) -> pd.DataFrame:
+    return make_boxes(tmp_path)
+
+
+def make_boxes(tmp_path) -> pd.DataFrame:
     """Four images (one in a sub-folder, one stored on its side with EXIF orientation 6, one
     without objects) and float boxes in the upright frame; no width/height columns."""
     root = tmp_path / "src"
@@ -97,11 +102,17 @@ def test_from_voc_reads_exactly_the_labelimg_boxes():
         for row, obj in zip(rows.itertuples(), objects, strict=True):
             corners = [int(obj.findtext(f"bndbox/{t}")) for t in ("xmin", "ymin", "xmax", "ymax")]
             assert row.label == obj.findtext("name")
-            assert [row.x + 1, row.y + 1, row.x + row.w, row.y + row.h] == corners
+            # LabelImg's corners are continuous: x = xmin, w = xmax - xmin (as its YOLO writer)
+            assert [row.x, row.y, row.x + row.w, row.y + row.h] == corners
         assert rows["width"][0] == int(root.findtext("size/width"))
         assert rows["height"][0] == int(root.findtext("size/height"))
         assert Path(rows["path"][0]) == xml.with_name(name)  # the recorded path does not exist
+        assert rows["image_attributes"][0] == {
+            "segmented": 0, "source": {"database": "Unknown"}, "depth": 3,
+        }  # fmt: skip
     assert len(df) == 51
+    devkit = from_voc(LABELIMG, corners="devkit")
+    assert np.allclose(devkit["x"], df["x"] - 1) and np.allclose(devkit["w"], df["w"] + 1)
 
 
 @needs_labelimg
@@ -109,7 +120,8 @@ def test_to_voc_writes_the_labelimg_corners_back(tmp_path):
     to_voc(from_voc(LABELIMG), tmp_path)
     for xml in sorted(LABELIMG.glob("*.xml")):
         original, written = ET.parse(xml).getroot(), ET.parse(tmp_path / xml.name).getroot()
-        for tag in ("filename", "size/width", "size/height", "size/depth", "segmented"):
+        for tag in ("filename", "size/width", "size/height", "size/depth", "segmented",
+                    "source/database"):  # fmt: skip
             assert written.findtext(tag) == original.findtext(tag)
         pairs = zip(original.findall("object"), written.findall("object"), strict=True)
         for a, b in pairs:
@@ -118,7 +130,7 @@ def test_to_voc_writes_the_labelimg_corners_back(tmp_path):
                 assert b.findtext(tag) == a.findtext(tag), (xml.name, tag)
 
 
-def test_voc_round_trip_to_the_integer_pixel(boxes, tmp_path):
+def test_voc_round_trip_is_exact(boxes, tmp_path):
     out = to_voc(boxes, tmp_path / "voc")
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.xml")) == [
         "a.xml", "empty.xml", "rot.xml", "sub/b.xml",
@@ -129,30 +141,69 @@ def test_voc_round_trip_to_the_integer_pixel(boxes, tmp_path):
     got = _objects(back).sort_values(["item_id", "x"]).reset_index(drop=True)
     assert got["item_id"].tolist() == want["item_id"].tolist()
     assert got["label"].tolist() == want["label"].tolist()
-    for col in ("x", "y"):
-        assert np.abs(got[col] - want[col]).max() <= 0.5
-    for far, near in (("x", "w"), ("y", "h")):
-        assert np.abs((got[far] + got[near]) - (want[far] + want[near])).max() <= 0.5
-    assert (got[["x", "y", "w", "h"]] % 1 == 0).all().all()  # integer corners
+    for col in ("x", "y", "w", "h"):
+        assert np.abs(got[col] - want[col]).max() < 1e-9, col
+    text = (out / "a.xml").read_text()
+    assert "<xmin>3.25</xmin>" in text and "<xmax>23.25</xmax>" in text and "<xmin>0</xmin>" in text
     empty = back[back["item_id"] == "empty.jpg"]
     assert len(empty) == 1 and empty["label"].isna().all()
     rot = back[back["item_id"] == "rot.jpg"].iloc[0]
     assert (rot["width"], rot["height"]) == (40, 60)
-    # integer boxes come back exactly, and a second round trip changes nothing
     again = from_voc(to_voc(back, tmp_path / "voc2"))
     pd.testing.assert_frame_equal(again.drop(columns="path"), back.drop(columns="path"))
 
 
+def test_voc_devkit_corners_are_one_based_integers(boxes, tmp_path):
+    out = to_voc(boxes, tmp_path / "voc", corners="devkit")
+    obj = ET.parse(out / "a.xml").getroot().find("object")
+    assert [obj.findtext(f"bndbox/{t}") for t in ("xmin", "ymin", "xmax", "ymax")] == [
+        "4", "6", "23", "15",
+    ]  # round(3.25) + 1, round(4.5) + 1, round(23.25), round(15.25)
+    back = _objects(from_voc(out, corners="devkit")).sort_values(["item_id", "x"])
+    want = _objects(boxes).sort_values(["item_id", "x"])
+    assert np.abs(back["x"].to_numpy() - want["x"].to_numpy()).max() <= 0.5
+    assert (back[["x", "y", "w", "h"]] % 1 == 0).all().all()
+    with pytest.raises(InputError, match=r"`corners` must be one of \['continuous', 'devkit'\]"):
+        from_voc(out, corners="pascal")
+
+
 def test_voc_attributes_round_trip(boxes, tmp_path):
-    back = from_voc(to_voc(boxes, tmp_path))
+    back = from_voc(to_voc(boxes, tmp_path / "out"))
     attrs = {(r.item_id, r.label, round(r.x)): r.attributes for r in _objects(back).itertuples()}
     assert attrs[("a.jpg", "frill", 3)] == {"truncated": True, "difficult": False}
     assert attrs[("a.jpg", "frill", 0)] == {
         "truncated": False, "difficult": False, "occluded": True, "note": "x",
     }  # fmt: skip
     assert attrs[("sub/b.png", "goldEmbroidery", 10)] == {"truncated": False, "difficult": True}
-    text = (tmp_path / "a.xml").read_text()
+    text = (tmp_path / "out" / "a.xml").read_text()
     assert "<occluded>1</occluded>" in text and "<name>note</name>" in text
+
+
+def test_voc_keeps_segmented_pose_and_source(tmp_path):
+    xml = tmp_path / "in" / "000005.xml"
+    xml.parent.mkdir()
+    xml.write_text(
+        "<annotation><folder>VOC2007</folder><filename>000005.jpg</filename><source>"
+        "<database>The VOC2007 Database</database><annotation>PASCAL VOC2007</annotation>"
+        "<image>flickr</image><flickrid>325991873</flickrid></source><owner><flickrid>"
+        "archintent louisville</flickrid><name>?</name></owner><size><width>500</width>"
+        "<height>375</height><depth>3</depth></size><segmented>1</segmented><object>"
+        "<name>chair</name><pose>Rear</pose><truncated>0</truncated><difficult>0</difficult>"
+        "<bndbox><xmin>263</xmin><ymin>211</ymin><xmax>324</xmax><ymax>339</ymax></bndbox>"
+        "</object></annotation>"
+    )
+    df = from_voc(xml)
+    assert df["attributes"][0]["pose"] == "Rear"
+    out = ET.parse(to_voc(df, tmp_path / "out") / "000005.xml").getroot()
+    assert out.findtext("segmented") == "1"
+    assert out.findtext("object/pose") == "Rear"
+    assert {c.tag: c.text for c in out.find("source")} == {
+        "database": "The VOC2007 Database", "annotation": "PASCAL VOC2007", "image": "flickr",
+        "flickrid": "325991873",
+    }  # fmt: skip
+    assert out.findtext("owner/flickrid") == "archintent louisville"
+    pd.testing.assert_frame_equal(from_voc(tmp_path / "out").drop(columns="path"),
+                                  df.drop(columns="path"))  # fmt: skip
 
 
 def test_from_voc_reads_float_corners(tmp_path):
@@ -163,20 +214,35 @@ def test_from_voc_reads_float_corners(tmp_path):
         "<ymin>5.5</ymin><xmax>30.25</xmax><ymax>40.75</ymax></bndbox></object></annotation>"
     )
     row = from_voc(xml).iloc[0]
-    assert (row["x"], row["y"]) == pytest.approx((9.4, 4.5))
+    assert (row["x"], row["y"]) == pytest.approx((10.4, 5.5))
     assert (row["x"] + row["w"], row["y"] + row["h"]) == pytest.approx((30.25, 40.75))
     assert row["attributes"] == {"truncated": False, "difficult": False}
     written = ET.parse(to_voc(from_voc(xml), tmp_path / "out") / "f.xml").getroot()
     corners = [written.findtext(f"object/bndbox/{t}") for t in ("xmin", "ymin", "xmax", "ymax")]
-    assert corners == ["10", "6", "30", "41"]  # 1-based integers, each within half a pixel
+    assert [float(c) for c in corners] == pytest.approx([10.4, 5.5, 30.25, 40.75])
+
+
+def test_voc_refuses_two_files_for_one_image_and_control_characters(boxes, tmp_path):
+    folder = tmp_path / "two"
+    folder.mkdir()
+    for name in ("a.xml", "copy.xml"):
+        (folder / name).write_text(
+            "<annotation><filename>a.jpg</filename><size><width>9</width><height>9</height>"
+            "</size></annotation>"
+        )
+    with pytest.raises(InputError, match=r"a\.xml' and '.*copy\.xml' both name 'a\.jpg'"):
+        from_voc(folder)
+    bad = boxes.copy()
+    bad.loc[1, "label"] = "red\x07"
+    with pytest.raises(InputError, match=r"`label` must not contain control characters"):
+        to_voc(bad, tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # refused before anything was written
 
 
 def test_from_voc_errors_name_the_file_and_element(tmp_path):
     bad = tmp_path / "bad.xml"
     bad.write_text("<annotation>\n<filename>a.jpg</filename>\n<object>\n</annotation>\n")
-    with pytest.raises(
-        ValueError, match=r"bad\.xml, line 4, column 2: the file must be well-formed"
-    ):
+    with pytest.raises(InputError, match=r"bad\.xml, line 4, column 2: the file must be well-formed"):
         from_voc(bad)
     bad.write_text(
         "<annotation><filename>a.jpg</filename><size><width>9</width><height>9</height></size>"
@@ -184,192 +250,36 @@ def test_from_voc_errors_name_the_file_and_element(tmp_path):
         "<ymax>3</ymax></bndbox></object></annotation>"
     )
     with pytest.raises(
-        ValueError, match=r"bad\.xml, <object> 1 <bndbox> <xmax>: .* a finite number\. Got 'oops'"
+        InputError, match=r"bad\.xml, <object> 1 <bndbox> <xmax>: .* a finite number\. Got 'oops'"
     ):
         from_voc(bad)
     bad.write_text("<annotation><filename>a.jpg</filename><size><width>9</width>"
                    "<height>9</height></size><object><bndbox/></object></annotation>")  # fmt: skip
-    with pytest.raises(ValueError, match=r"<object> 1 <name>: `<name>` must be present"):
+    with pytest.raises(InputError, match=r"<object> 1 <name>: `<name>` must be present"):
         from_voc(bad)
     bad.write_text("<annotation><filename>a.jpg</filename><size><width>9</width>"
                    "<height>9</height></size><object><name>x</name><truncated>maybe</truncated>"
                    "<bndbox><xmin>1</xmin><ymin>1</ymin><xmax>2</xmax><ymax>2</ymax></bndbox>"
                    "</object></annotation>")  # fmt: skip
-    with pytest.raises(ValueError, match=r"<truncated>` must be 0 or 1\. Got 'maybe'"):
+    with pytest.raises(InputError, match=r"<truncated>` must be 0 or 1\. Got 'maybe'"):
         from_voc(bad)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ValueError, match=r"holds none"):
+    with pytest.raises(InputError, match=r"holds none"):
         from_voc(tmp_path / "empty")
 
 
-def test_to_voc_refuses_polygons(boxes, tmp_path):
+def test_to_voc_writes_rectangle_polygons_as_boxes_and_refuses_others(boxes, tmp_path):
     poly = boxes.assign(kind="box")
     poly.loc[0, "kind"] = "polygon"
+    poly.loc[0, "attributes"] = json.dumps({"points": [[2, 3], [12, 3], [12, 9], [2, 9]]})
+    back = from_voc(to_voc(poly, tmp_path / "rect"))
+    row = back[(back["item_id"] == "a.jpg") & (back["x"] == 2)].iloc[0]
+    assert [row.x, row.y, row.w, row.h] == [2, 3, 10, 6]
     poly.loc[0, "attributes"] = json.dumps({"points": [[1, 1], [5, 1], [5, 5]]})
     with pytest.raises(
-        ValueError, match=r"`kind` must be 'box' for Pascal VOC.*'polygon' in row 0"
+        InputError, match=r"`kind` must be 'box' \(or a polygon that is an axis-aligned"
     ):
-        to_voc(poly, tmp_path)
-
-
-# --------------------------------------------------------------------------- YOLO
-def test_yolo_round_trip_within_1e6_of_the_image(boxes, tmp_path):
-    split = boxes.assign(split=["train"] * 3 + ["val"] + ["train"] * 3)
-    data_yaml = to_yolo(split, tmp_path / "yolo", CLASSES)
-    config = yaml.safe_load(data_yaml.read_text())
-    assert config == {
-        "path": str((tmp_path / "yolo").resolve()), "train": "images/train",
-        "val": "images/val", "names": {0: "frill", 1: "red", 2: "goldEmbroidery"},
-    }  # fmt: skip
-    root = tmp_path / "yolo"
-    assert (root / "images/val/sub/b.png").is_file() and (root / "labels/val/sub/b.txt").is_file()
-    assert (root / "labels/train/empty.txt").read_text() == ""
-    first = (root / "labels/train/a.txt").read_text().splitlines()[0].split()
-    assert first[0] == "0" and len(first) == 5
-    back = from_yolo(root)
-    want = _objects(boxes).sort_values(["item_id", "x"]).reset_index(drop=True)
-    got = _objects(back).sort_values(["item_id", "x"]).reset_index(drop=True)
-    assert got["item_id"].tolist() == want["item_id"].tolist()
-    assert got["label"].tolist() == want["label"].tolist()
-    assert got["kind"].eq("box").all()
-    for col, side in (("x", "width"), ("w", "width"), ("y", "height"), ("h", "height")):
-        assert (np.abs(got[col] - want[col]) <= 1e-6 * got[side]).all(), col
-    splits = back.drop_duplicates("item_id").set_index("item_id")["split"].to_dict()
-    assert splits == {
-        "a.jpg": "train",
-        "empty.jpg": "train",
-        "rot.jpg": "train",
-        "sub/b.png": "val",
-    }
-    assert back.loc[back["item_id"] == "empty.jpg", "label"].isna().all()
-
-
-def test_to_yolo_writes_exif_rotated_images_upright(boxes, tmp_path):
-    to_yolo(boxes, tmp_path, CLASSES)
-    with Image.open(tmp_path / "images/train/rot.jpg") as im:
-        assert im.size == (40, 60)
-        assert im.getexif().get(0x0112, 1) == 1
-    with Image.open(boxes["path"][0]) as src, Image.open(tmp_path / "images/train/a.jpg") as dst:
-        assert src.tobytes() == dst.tobytes()  # images without rotation are copied as they are
-    back = from_yolo(tmp_path)
-    rot = back[back["item_id"] == "rot.jpg"].iloc[0]
-    assert (rot["width"], rot["height"]) == (40, 60)
-
-
-def test_to_yolo_val_fraction_is_seeded(boxes, tmp_path):
-    to_yolo(boxes, tmp_path / "a", CLASSES, copy_images=False, val_fraction=0.5, random_state=3)
-    to_yolo(boxes.iloc[::-1], tmp_path / "b", CLASSES, copy_images=False, val_fraction=0.5,
-            random_state=3)  # fmt: skip
-    val_a = sorted(p.name for p in (tmp_path / "a/labels/val").rglob("*.txt"))
-    val_b = sorted(p.name for p in (tmp_path / "b/labels/val").rglob("*.txt"))
-    assert len(val_a) == 2 and val_a == val_b
-    with pytest.raises(ValueError, match=r"`val_fraction` must be a number in \[0, 1\)"):
-        to_yolo(boxes, tmp_path / "c", CLASSES, val_fraction=1.5)
-
-
-def test_from_yolo_with_items_needs_no_images(boxes, tmp_path):
-    ids = boxes.assign(item_id=boxes["item_id"].str.replace(".jpg", "", regex=False))
-    to_yolo(ids, tmp_path, CLASSES, copy_images=False)
-    assert not any((tmp_path / "images").rglob("*.*"))
-    items = prepare(ids).drop_duplicates("item_id")[["item_id", "path", "width", "height"]]
-    back = from_yolo(tmp_path, items=items)
-    assert sorted(back["item_id"].unique()) == ["a", "empty", "rot", "sub/b.png"]
-    assert len(_objects(back)) == len(_objects(boxes))
-    with pytest.raises(ValueError, match=r"a\.txt: a label file must have an image"):
-        from_yolo(tmp_path, items=items[items["item_id"] != "a"])
-
-
-def test_from_yolo_errors_name_the_file_and_line(boxes, tmp_path):
-    to_yolo(boxes, tmp_path, CLASSES)
-    label = tmp_path / "labels/train/a.txt"
-    cases = [
-        ("0 0.5 0.5 0.2\n", r"a\.txt, line 1: `a line` must be 'class cx cy w h' .* it has 4"),
-        (
-            "0 0.5 0.5 0.2 0.2\n1 0.5 x 0.2 0.2\n",
-            r"a\.txt, line 2: `every field` must be a number\. Got 'x'",
-        ),
-        (
-            "3 0.5 0.5 0.2 0.2\n",
-            r"line 1: `the class id` must be an integer in \[0, 2\] \(names: \['frill'",
-        ),
-        ("0.5 0.5 0.5 0.2 0.2\n", r"line 1: `the class id` must be an integer"),
-        ("0 0.5 0.5 0 0.2\n", r"line 1: `w and h` must be positive"),
-        ("0 0.1 0.1 0.5 0.1 0.5 0.5 0.9\n", r"line 1: `a line` must be .* it has 8"),
-    ]
-    for text, message in cases:
-        label.write_text(text)
-        with pytest.raises(ValueError, match=message):
-            from_yolo(tmp_path)
-    label.unlink()
-    (tmp_path / "labels/train/ghost.txt").write_text("0 0.5 0.5 0.2 0.2\n")
-    with pytest.raises(ValueError, match=r"ghost\.txt: a label file must have an image"):
-        from_yolo(tmp_path)
-    (tmp_path / "data.yaml").write_text("train: images/train\n")
-    with pytest.raises(
-        ValueError, match=r"data\.yaml, names: `names` must be a list of class names"
-    ):
-        from_yolo(tmp_path)
-
-
-def test_to_yolo_refuses_unknown_classes_points_and_mixed_files(boxes, tmp_path):
-    with pytest.raises(
-        ValueError, match=r"`label` must be one of \['frill', 'red'\].*'goldEmbroidery' in row 3"
-    ):
-        to_yolo(boxes, tmp_path, ["frill", "red"])
-    with pytest.raises(ValueError, match=r"`classes` must be unique"):
-        to_yolo(boxes, tmp_path, ["frill", "frill"])
-    mixed = boxes.assign(kind="box")
-    mixed.loc[1, "kind"] = "polygon"
-    mixed.loc[1, "attributes"] = json.dumps({"points": [[1, 1], [5, 1], [5, 5]]})
-    with pytest.raises(ValueError, match=r"only boxes or only polygons.*item 'a\.jpg'"):
-        to_yolo(mixed, tmp_path, CLASSES)
-    mixed.loc[1, "kind"] = "point"
-    with pytest.raises(
-        ValueError, match=r"`kind` must be 'box' or 'polygon' for YOLO. Got 'point'"
-    ):
-        to_yolo(mixed, tmp_path, CLASSES)
-
-
-def test_to_yolo_clips_boxes_partly_outside_and_refuses_boxes_outside(boxes, tmp_path):
-    partly = boxes.copy()
-    partly.loc[0, ["x", "w"]] = [-10.0, 20.0]
-    with pytest.warns(UserWarning, match=r"1 boxes or polygons lay partly outside"):
-        to_yolo(partly, tmp_path / "p", CLASSES, copy_images=False)
-    row = (tmp_path / "p/labels/train/a.txt").read_text().splitlines()[0].split()
-    assert float(row[1]) == pytest.approx(5 / 64) and float(row[3]) == pytest.approx(10 / 64)
-    outside = boxes.copy()
-    outside.loc[0, "x"] = 500.0
-    with pytest.raises(ValueError, match=r"A box must overlap its image \(64 x 48 pixels\).*row 0"):
-        to_yolo(outside, tmp_path / "o", CLASSES, copy_images=False)
-
-
-@pytest.mark.train
-def test_to_yolo_output_trains_in_ultralytics_without_dropped_images(tmp_path):
-    from labelwidgets._offline import prepare_ultralytics
-
-    prepare_ultralytics()
-    from ultralytics import YOLO
-    from ultralytics.data.utils import load_dataset_cache_file
-
-    rows = []
-    for k in range(4):
-        orientation = 6 if k == 0 else None
-        path = _save(tmp_path / "src" / f"img{k}.jpg", (64, 48), (40 * k, 90, 160), orientation)
-        w, h = (48, 64) if k == 0 else (64, 48)  # the upright frame
-        rows.append((f"img{k}.jpg", path, CLASSES[k % 3], 4.0, 6.0, w / 2, h / 2))
-    df = pd.DataFrame(rows, columns=["item_id", "path", "label", "x", "y", "w", "h"])
-    data_yaml = to_yolo(df, tmp_path / "ds", CLASSES, val_fraction=0.25)
-    YOLO("yolov8n.yaml").train(
-        data=str(data_yaml), epochs=1, imgsz=64, device="cpu", workers=0, batch=2,
-        project=str(tmp_path / "runs"), name="fit", plots=False, verbose=False, amp=False,
-    )  # fmt: skip
-    counts = {}
-    for split in ("train", "val"):
-        cache = load_dataset_cache_file(tmp_path / "ds" / "labels" / f"{split}.cache")
-        n_found, n_missing, n_empty, n_corrupt, n_images = cache["results"]
-        counts[split] = (n_found, n_corrupt, n_images)
-        assert not [m for m in cache["msgs"] if "corrupt" in m]
-    assert counts == {"train": (3, 0, 3), "val": (1, 0, 1)}
+        to_voc(poly, tmp_path / "tri")
 
 
 # --------------------------------------------------------------------------- COCO
@@ -436,6 +346,10 @@ def test_from_coco_errors_name_the_element(boxes, tmp_path):
 # ------------------------------------------------------------- polygons and points
 @pytest.fixture
 def shapes(boxes) -> pd.DataFrame:
+    return make_shapes(boxes)
+
+
+def make_shapes(boxes) -> pd.DataFrame:
     a, b = boxes["path"][0], boxes["path"][3]
     rows = [
         ("a.jpg", a, "polygon", "red", {"points": [[1.5, 2.25], [40.125, 3.0], [20.0, 30.5]]}),
@@ -473,19 +387,6 @@ def test_polygons_round_trip_through_coco_exactly(shapes, tmp_path):
     assert back[["x", "y", "w", "h"]].iloc[0].tolist() == [1.5, 2.25, 38.625, 28.25]
 
 
-def test_polygons_round_trip_through_yolo_seg(shapes, tmp_path):
-    to_yolo(shapes, tmp_path, CLASSES)
-    line = (tmp_path / "labels/train/a.txt").read_text().splitlines()[0].split()
-    assert line[0] == "1" and len(line) == 7
-    back = from_yolo(tmp_path)
-    assert back["kind"].eq("polygon").all() and back["label"].tolist() == shapes["label"].tolist()
-    for got, want, w, h in zip(
-        back["attributes"], shapes["attributes"], back["width"], back["height"], strict=True
-    ):
-        diff = np.abs(np.array(got["points"]) - np.array(want["points"], dtype=float))
-        assert (diff <= 1e-6 * np.array([w, h])).all()
-
-
 def test_points_round_trip_through_coco(boxes, tmp_path):
     a = boxes["path"][0]
     df = pd.DataFrame({
@@ -513,32 +414,110 @@ def test_prepare_refuses_bad_polygon_points(shapes):
         prepare(bad)
 
 
-def test_from_yolo_reads_txt_lists_and_each_image_once(boxes, tmp_path):
-    to_yolo(boxes, tmp_path, CLASSES)
-    (tmp_path / "train.txt").write_text("./images/train/a.jpg\n./images/train/sub/b.png\n")
-    (tmp_path / "data.yaml").write_text(
-        "train: train.txt\nval: images/train\nnames: [frill, red, goldEmbroidery]\n"
-    )
-    back = from_yolo(tmp_path)
-    splits = back.drop_duplicates("item_id").set_index("item_id")["split"].to_dict()
-    assert splits == {"a.jpg": "train", "sub/b.png": "train", "rot.jpg": "val", "empty.jpg": "val"}
-    assert len(back) == len(boxes)
 
 
-def test_to_yolo_rewrites_labels_and_drops_stale_caches(boxes, tmp_path):
-    to_yolo(boxes, tmp_path, CLASSES)
-    (tmp_path / "labels" / "train.cache").write_bytes(b"stale")
-    to_yolo(boxes[boxes["item_id"] != "a.jpg"], tmp_path, CLASSES)
-    assert not (tmp_path / "labels" / "train.cache").exists()
-    assert not (tmp_path / "labels/train/a.txt").exists()
-    assert not (tmp_path / "images/train/a.jpg").exists()
-    assert "a.jpg" not in set(from_yolo(tmp_path)["item_id"])
+# ------------------------------------------------------------- COCO keeps what it reads
+def _coco_document(tmp_path) -> Path:
+    """A COCO file as the COCO datasets write one: ids with gaps, url/license, a two-part
+    polygon, a crowd RLE, a person outline with keypoints, and an image without objects."""
+    doc = {
+        "info": {"description": "COCO 2017 Dataset", "year": 2017},
+        "licenses": [{"url": "http://creativecommons.org/licenses/by/2.0/", "id": 4,
+                      "name": "Attribution License"}],
+        "images": [
+            {"license": 4, "file_name": "000000397133.jpg", "coco_url":
+             "http://images.cocodataset.org/val2017/000000397133.jpg", "height": 427,
+             "width": 640, "date_captured": "2013-11-14 17:02:52", "flickr_url":
+             "http://farm7.staticflickr.com/6116/6255196340_da26cf2c9e_z.jpg", "id": 397133},
+            {"license": 1, "file_name": "000000037777.jpg", "height": 230, "width": 352,
+             "id": 37777},
+        ],
+        "annotations": [
+            {"segmentation": [[10.5, 10, 60, 10, 60, 40], [100, 100, 140, 100, 140, 150, 100, 150]],
+             "area": 2750.0, "iscrowd": 0, "image_id": 397133, "bbox": [10.5, 10, 129.5, 140],
+             "category_id": 44, "id": 82445},
+            {"segmentation": {"counts": [272, 2, 4, 4, 4, 4, 2, 9, 1, 2, 16, 43, 143, 24],
+                              "size": [427, 640]},
+             "area": 102.0, "iscrowd": 1, "image_id": 397133, "bbox": [0, 0, 10, 30],
+             "category_id": 1, "id": 900100397133},
+            {"segmentation": [[200, 100, 260, 100, 260, 220, 200, 220]], "num_keypoints": 2,
+             "area": 7200.0, "iscrowd": 0, "keypoints": [230, 120, 2, 231, 125, 1, 0, 0, 0],
+             "image_id": 397133, "bbox": [200, 100, 60, 120], "category_id": 1, "id": 183020},
+        ],
+        "categories": [
+            {"supercategory": "person", "id": 1, "name": "person",
+             "keypoints": ["nose", "left_eye", "right_eye"], "skeleton": [[1, 2], [1, 3]]},
+            {"supercategory": "kitchen", "id": 44, "name": "bottle"},
+            {"supercategory": "kitchen", "id": 90, "name": "toothbrush"},
+        ],
+    }
+    path = tmp_path / "instances_val2017.json"
+    path.write_text(json.dumps(doc))
+    return path
 
 
-def test_to_yolo_can_rewrite_the_folder_it_read(boxes, tmp_path):
-    to_yolo(boxes, tmp_path, CLASSES)
-    first = from_yolo(tmp_path)
-    to_yolo(first, tmp_path, CLASSES)  # the images are both the sources and the targets
-    second = from_yolo(tmp_path)
-    assert (tmp_path / "images/train/a.jpg").is_file()
-    pd.testing.assert_frame_equal(first.drop(columns="split"), second.drop(columns="split"))
+def test_coco_round_trip_keeps_ids_urls_and_categories(tmp_path):
+    source = _coco_document(tmp_path)
+    df = from_coco(source)
+    assert df["image_id"].tolist() == [397133] * 3 + [37777]
+    assert df["category_id"].tolist()[:3] == [44, 1, 1] and df["category_id"].isna().iloc[3]
+    assert df["image_attributes"][0]["coco_url"].endswith("000000397133.jpg")
+    out = json.loads(to_coco(df, tmp_path / "out.json").read_text())
+    original = json.loads(source.read_text())
+    assert out["categories"] == original["categories"]  # 1, 44, 90: gaps, keypoints, skeleton
+    assert out["licenses"] == original["licenses"] and out["info"] == original["info"]
+    for mine, theirs in zip(out["images"], original["images"], strict=True):
+        assert {k: mine[k] for k in theirs} == theirs  # id, license, coco_url, flickr_url, ...
+    assert [a["id"] for a in out["annotations"]] == [82445, 900100397133, 183020]
+    assert [a["category_id"] for a in out["annotations"]] == [44, 1, 1]
+    renumbered = json.loads(to_coco(df, tmp_path / "new.json", ["person", "bottle"],
+                                    renumber=True).read_text())  # fmt: skip
+    assert [c["id"] for c in renumbered["categories"]] == [1, 2]
+    assert [im["id"] for im in renumbered["images"]] == [1, 2]
+    assert [a["category_id"] for a in renumbered["annotations"]] == [2, 1, 1]
+
+
+def test_coco_multi_part_polygon_crowd_rle_and_keypoints_round_trip(tmp_path):
+    df = from_coco(_coco_document(tmp_path))
+    two_parts, crowd, person = df.iloc[0], df.iloc[1], df.iloc[2]
+    assert two_parts["kind"] == "polygon" and len(two_parts["attributes"]["extra_parts"]) == 1
+    assert crowd["kind"] == "box" and crowd["attributes"]["iscrowd"] == 1
+    assert person["kind"] == "polygon" and person["attributes"]["keypoints"][:3] == [230, 120, 2]
+    out = json.loads(to_coco(df, tmp_path / "out.json").read_text())["annotations"]
+    original = json.loads(_coco_document(tmp_path).read_text())["annotations"]
+    # every part kept; bbox and area cover both parts (the file's own bbox says so too)
+    assert out[0]["segmentation"] == [[float(v) for v in ring] for ring in original[0]["segmentation"]]
+    assert out[0]["bbox"] == original[0]["bbox"]
+    assert out[0]["area"] == pytest.approx(0.5 * 49.5 * 30 + 40 * 50)
+    # the crowd region stays an RLE with iscrowd 1; its area is the mask's pixel count
+    assert out[1]["segmentation"] == original[1]["segmentation"] and out[1]["iscrowd"] == 1
+    assert out[1]["area"] == sum(original[1]["segmentation"]["counts"][1::2])
+    assert "attributes" not in out[1]
+    # keypoints stay with the outline
+    assert out[2]["keypoints"] == original[2]["keypoints"] and out[2]["num_keypoints"] == 2
+    assert out[2]["segmentation"] == [[float(v) for v in original[2]["segmentation"][0]]]
+    back = from_coco(tmp_path / "out.json")
+    pd.testing.assert_frame_equal(back.drop(columns="path"), df.drop(columns="path"))
+
+
+def test_coco_compressed_rle_area_matches_pycocotools():
+    from labelwidgets.formats._coco_read import rle_area
+
+    mask_utils = pytest.importorskip("pycocotools.mask", reason="pycocotools is not installed")
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        mask = np.asfortranarray((rng.random((37, 23)) > 0.6).astype(np.uint8))
+        rle = mask_utils.encode(mask)
+        text = {"size": rle["size"], "counts": rle["counts"].decode("ascii")}
+        assert rle_area(text) == int(mask_utils.area(rle)) == int(mask.sum())
+
+
+def test_coco_box_polygon_exports_to_voc_as_a_box(tmp_path):
+    doc = json.loads(_coco_document(tmp_path).read_text())
+    doc["annotations"] = [doc["annotations"][2]]  # the person, a 4-point rectangle outline
+    doc["annotations"][0].pop("keypoints")
+    path = tmp_path / "rect.json"
+    path.write_text(json.dumps(doc))
+    voc = from_voc(to_voc(from_coco(path), tmp_path / "voc"))
+    row = voc.dropna(subset=["label"]).iloc[0]
+    assert (row["label"], row["x"], row["y"], row["w"], row["h"]) == ("person", 200, 100, 60, 120)

@@ -22,6 +22,7 @@ LOGIC_MODULES = [
     "labelwidgets.crops",
     "labelwidgets.datasets",
     "labelwidgets.detect",
+    "labelwidgets.active",
 ]
 
 

@@ -423,7 +423,7 @@ def test_agreement_table():
     df = pd.concat([random_votes(5), random_votes(6).assign(task="color")], ignore_index=True)
     table = agreement(df)
     assert list(table.columns) == ["task", "rater_a", "rater_b", "n_items", "percent_agreement",
-                                   "cohen_kappa", "krippendorff_alpha"]  # fmt: skip
+                                   "cohen_kappa", "krippendorff_alpha", "gwet_ac1"]  # fmt: skip
     assert len(table) == 6 and (table["rater_a"] < table["rater_b"]).all()
     for row in table.itertuples():
         sub = df[df["task"] == row.task]
@@ -499,13 +499,15 @@ def test_tiebreak_queue_flow(demo):
     blind = TiebreakQueue(images, store, tasks, rater="cy")
     assert blind.queue == disputed
     assert blind.disputed == {item: ["shape"] for item in disputed}
-    assert "earlier votes hidden" in blind.header.value and "square" not in blind.header.value
+    note = blind.note(blind.current_item)
+    assert "earlier votes hidden" in note and "square" not in note
     tiebreak = store.assignments(rater="cy")
     assert sorted(tiebreak["item_id"]) == sorted(disputed) and set(tiebreak["role"]) == {"tiebreak"}
     assert TiebreakQueue(images, store, tasks, rater="ann").queue == []  # a voter cannot break ties
 
     shown = TiebreakQueue(images, store, tasks, rater="cy", show_votes=True)
-    assert "ann: circle" in shown.header.value and "bob: square" in shown.header.value
+    note = shown.note(shown.current_item)
+    assert "ann: circle" in note and "bob: square" in note
     assert len(store.assignments(rater="cy")) == len(disputed)  # assigned once
 
     blind.submit({"shape": "square", "colors": ["red"]})

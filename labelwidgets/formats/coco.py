@@ -1,16 +1,20 @@
-"""COCO object-detection JSON: boxes, polygons (``segmentation``) and points (``keypoints``).
+"""COCO object-detection JSON: boxes, polygons (``segmentation``), crowd masks and keypoints.
 
-:func:`to_coco` writes ``info``, ``licenses``, ``images`` (``id`` from 1, ``file_name`` = the
-item id, ``width``, ``height`` and ``path``), ``annotations`` (``id`` from 1, ``bbox``
-``[x, y, w, h]`` in pixels, ``area``, ``iscrowd``, ``category_id``, ``segmentation``) and
-``categories`` (ids from 1 in the order of the class list). Coordinates are written as
-Python floats (shortest exact text), so a round trip is exact.
+:func:`from_coco` keeps what it reads: image ids, category ids (COCO's own 1..90 have gaps),
+annotation ids, every other key of an image entry (``license``, ``coco_url``, ``flickr_url``,
+``date_captured``, Roboflow's ``extra``) in ``image_attributes``, and the file's ``info``,
+``licenses`` and ``categories`` in ``df.attrs["coco"]``. :func:`to_coco` writes them back
+unless asked to ``renumber``; new files get image and annotation ids from 1 and category ids
+from 1 in the order of the class list.
 
-Polygon rows (``kind="polygon"``, points in ``attributes["points"]``) become one
-``segmentation`` polygon (extra rings in ``attributes["extra_parts"]`` follow it); point rows
-(``kind="point"``) become ``keypoints`` ``[x, y, 2, ...]`` with ``area`` 0, which is how
-:func:`from_coco` tells them from keypoint-annotated boxes. Other attributes go into the
-annotation's ``attributes`` object (the CVAT convention) and come back from it.
+Polygon rows (``kind="polygon"``, points in ``attributes["points"]``) become a
+``segmentation`` (more parts in ``attributes["extra_parts"]``; ``bbox`` and ``area`` cover
+every part); a crowd region stays an RLE ``segmentation`` with ``iscrowd`` 1; ``keypoints``
+are kept beside a box or a polygon; point rows (``kind="point"``) become ``keypoints``
+``[x, y, 2, ...]`` with ``area`` 0, which is how :func:`from_coco` tells them from
+keypoint-annotated boxes. Other attributes go into the annotation's ``attributes`` object
+(CVAT's convention) and come back from it. Coordinates are written as Python floats (the
+shortest exact text), so a round trip is exact.
 """
 
 from __future__ import annotations
@@ -23,21 +27,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._common import (
-    check_classes,
-    check_labels,
-    frame,
-    group_images,
-    malformed,
-    no_objects,
-    polygon_area,
-    prepare,
-)
+from .._validate import InputError, check_names
+from ._coco_read import IMAGE_KEYS, read_coco, rle_area
+from ._common import check_labels, group_images, image_attributes, polygon_area, prepare
+from ._export import write_atomic
 
 __all__ = ["to_coco", "from_coco"]
 
+#: image_attributes keys that belong to other formats and are not written into COCO images
+_FOREIGN_IMAGE_KEYS = frozenset({"segmented", "source", "owner", "depth", "verified", "flags"})
 
-def to_coco(df: pd.DataFrame, path: str | os.PathLike, classes) -> Path:
+
+def to_coco(
+    df: pd.DataFrame, path: str | os.PathLike, classes=None, renumber: bool = False
+) -> Path:
     """Write a COCO JSON file.
 
     Parameters
@@ -45,12 +48,22 @@ def to_coco(df: pd.DataFrame, path: str | os.PathLike, classes) -> Path:
     df : pandas.DataFrame
         Columns ``item_id, path, label, x, y, w, h``; optional ``width, height`` (read from
         the image, EXIF-corrected, where absent), ``kind`` (``"box"``, ``"polygon"``,
-        ``"point"``) and ``attributes`` (dict or JSON text). A row whose ``label`` is missing
+        ``"point"``), ``attributes`` (dict or JSON text), ``confidence`` (written as
+        ``score``), and the ``image_attributes``, ``image_id``, ``category_id`` and
+        ``annotation_id`` that :func:`from_coco` returns. A row whose ``label`` is missing
         stands for an image without objects (an ``images`` entry without annotations).
     path : str or path-like
-        The JSON file to write (its folder is created).
-    classes : list of str
-        Class names; category ``k + 1`` is ``classes[k]``.
+        The JSON file to write (its folder is created). An existing file is replaced
+        whole, never half-written; a link is refused.
+    classes : list of str, dict, list of dict, or None, default=None
+        The categories: class names (ids as ``df``'s ``category_id`` column records them,
+        else from 1 in this order), a mapping ``{category id: name}``, or COCO category
+        dicts (``id``, ``name`` and optionally ``supercategory``, ``keypoints``,
+        ``skeleton``, written as given). None uses the categories :func:`from_coco` recorded
+        in ``df.attrs["coco"]``.
+    renumber : bool, default=False
+        Number images, annotations and categories afresh from 1 (categories in the order of
+        ``classes``) instead of keeping the ids ``df`` records.
 
     Returns
     -------
@@ -59,78 +72,192 @@ def to_coco(df: pd.DataFrame, path: str | os.PathLike, classes) -> Path:
 
     Raises
     ------
-    ValueError
-        On missing columns, a label not in ``classes``, or a malformed box or point list.
+    InputError
+        On missing columns, a label not among the categories, two items or annotations with
+        the same recorded id (pass ``renumber=True``), or a malformed box or point list.
     """
+    source_attrs = dict(df.attrs.get("coco") or {}) if isinstance(df, pd.DataFrame) else {}
     data = prepare(df)
-    names = check_classes(classes)
-    check_labels(data, names)
-    category = {name: k for k, name in enumerate(names, start=1)}
-    labels, kinds, attrs = (
-        data["label"].tolist(),
-        data["kind"].tolist(),
-        data["attributes"].tolist(),
-    )
+    categories = _categories(classes, data, source_attrs, renumber)
+    check_labels(data, [c["name"] for c in categories])
+    category = {c["name"]: c["id"] for c in categories}
+    groups = group_images(data)
+    image_ids = _ids(data, "image_id", [g.first for g in groups], renumber, "item")
+    object_rows = [i for g in groups for i in g.rows]
+    ann_ids = dict(
+        zip(object_rows, _ids(data, "annotation_id", object_rows, renumber, "annotation"),
+            strict=True)
+    )  # fmt: skip
+    labels, kinds = data["label"].tolist(), data["kind"].tolist()
+    attrs = data["attributes"].tolist()
     boxes = data[["x", "y", "w", "h"]].to_numpy().tolist()
+    confidence = data["confidence"].tolist() if "confidence" in data else None
     images, annotations = [], []
-    for image_id, image in enumerate(group_images(data), start=1):
-        images.append(
-            {
-                "id": image_id,
-                "file_name": image.item_id,
-                "width": image.width,
-                "height": image.height,
-                "path": image.path,
-            }  # fmt: skip
-        )
+    extras = image_attributes(data)
+    for image, image_id in zip(groups, image_ids, strict=True):
+        entry = {
+            "id": image_id, "file_name": image.item_id, "width": image.width,
+            "height": image.height, "path": image.path,
+        }  # fmt: skip
+        for key, value in extras[image.first].items():
+            if key not in IMAGE_KEYS and key not in _FOREIGN_IMAGE_KEYS:
+                entry[key] = value
+        images.append(entry)
         for i in image.rows:
-            extra = dict(attrs[i])
-            points = extra.pop("points", None)
-            ann = {
-                "id": len(annotations) + 1,
-                "image_id": image_id,
-                "category_id": category[labels[i]],
-                "bbox": boxes[i],
-                "area": boxes[i][2] * boxes[i][3],
-                "iscrowd": int(extra.pop("iscrowd", 0)),
-                "segmentation": [],
-            }
-            if kinds[i] == "polygon":
-                rings = [points, *extra.pop("extra_parts", [])]
-                ann["segmentation"] = [[v for p in ring for v in p] for ring in rings]
-                ann["area"] = polygon_area(points)
-            elif kinds[i] == "point":
-                ann["keypoints"] = [v for p in points for v in (p[0], p[1], 2)]
-                ann["num_keypoints"] = len(points)
-                ann["area"] = 0.0
-            if extra:
-                ann["attributes"] = extra
+            ann = _annotation(attrs[i], kinds[i], boxes[i])
+            ann["id"] = ann_ids[i]
+            ann["image_id"] = image_id
+            ann["category_id"] = category[labels[i]]
+            if confidence is not None and "score" not in ann and not _nan(confidence[i]):
+                ann["score"] = float(confidence[i])
             annotations.append(ann)
     now = datetime.now(timezone.utc)
+    info = source_attrs.get("info") or {
+        "description": "Exported by labelwidgets", "version": "1.0", "year": now.year,
+        "contributor": "", "url": "", "date_created": now.isoformat(timespec="seconds"),
+    }  # fmt: skip
     document = {
-        "info": {
-            "description": "Exported by labelwidgets",
-            "version": "1.0",
-            "year": now.year,
-            "contributor": "",
-            "url": "",
-            "date_created": now.isoformat(timespec="seconds"),
-        },
-        "licenses": [],
+        "info": info,
+        "licenses": source_attrs.get("licenses") or [],
         "images": images,
         "annotations": annotations,
-        "categories": [
-            {"id": k, "name": name, "supercategory": ""} for name, k in category.items()
-        ],
+        "categories": categories,
     }
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(document, ensure_ascii=False, default=str), encoding="utf-8")
+    write_atomic(target, json.dumps(document, ensure_ascii=False, default=str))
     return target
 
 
+_ANN_ORDER = ("id", "image_id", "category_id")
+
+
+def _annotation(attrs: dict, kind: str, box: list) -> dict:
+    if not attrs and kind == "box":  # the common case
+        return {"id": None, "image_id": None, "category_id": None, "bbox": box,
+                "area": box[2] * box[3], "iscrowd": 0, "segmentation": []}  # fmt: skip
+    extra = dict(attrs)
+    points = extra.pop("points", None)
+    parts = extra.pop("extra_parts", None) or []
+    keypoints = extra.pop("keypoints", None)
+    num_keypoints = extra.pop("num_keypoints", None)
+    segmentation = extra.pop("segmentation", None)
+    ann = dict.fromkeys(_ANN_ORDER)
+    ann["bbox"] = box
+    ann["area"] = box[2] * box[3]
+    ann["iscrowd"] = int(extra.pop("iscrowd", 0))
+    ann["segmentation"] = []
+    if kind == "polygon":
+        rings = [points, *parts]
+        ann["segmentation"] = [[v for p in ring for v in p] for ring in rings]
+        ann["area"] = sum(polygon_area(ring) for ring in rings)
+    elif kind == "point":
+        keypoints = [v for p in points for v in (p[0], p[1], 2)]
+        num_keypoints = len(points)
+        ann["area"] = 0.0
+    elif isinstance(segmentation, dict):  # a crowd region's RLE mask, kept as it was read
+        ann["segmentation"] = segmentation
+        ann["area"] = float(rle_area(segmentation))
+    if keypoints is not None:
+        ann["keypoints"] = keypoints
+        ann["num_keypoints"] = (
+            num_keypoints if num_keypoints is not None
+            else sum(1 for v in keypoints[2::3] if v > 0)
+        )  # fmt: skip
+    if "score" in extra:
+        ann["score"] = extra.pop("score")
+    if extra:
+        ann["attributes"] = extra
+    return ann
+
+
+def _nan(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _categories(classes, data: pd.DataFrame, source_attrs: dict, renumber: bool) -> list[dict]:
+    """The categories to write, as COCO dicts in order."""
+    if classes is None:
+        classes = source_attrs.get("categories")
+        if classes is None:
+            raise InputError(
+                "`classes` must be given (class names, {id: name}, or COCO category dicts) "
+                "unless `df` comes from from_coco. Got None instead."
+            )
+    if isinstance(classes, dict):
+        cats = [{"id": k, "name": v} for k, v in classes.items()]
+    elif not isinstance(classes, str) and len(classes) and all(isinstance(c, dict) for c in classes):
+        for c in classes:
+            if "id" not in c or "name" not in c:
+                raise InputError(
+                    f"`classes` must hold COCO category dicts with 'id' and 'name'. Got {c!r} "
+                    "instead."
+                )
+        cats = [dict(c) for c in classes]
+    else:
+        names = check_names(classes, "classes")
+        recorded = {} if renumber else _recorded_ids(data)
+        free = max([0, *(v for v in recorded.values() if isinstance(v, int))]) + 1
+        cats = []
+        for name in names:
+            if name in recorded:
+                cats.append({"id": recorded[name], "name": name, "supercategory": ""})
+            else:
+                cats.append({"id": free, "name": name, "supercategory": ""})
+                free += 1
+    check_names([c["name"] for c in cats], "classes")
+    if renumber:
+        cats = [{**c, "id": k} for k, c in enumerate(cats, start=1)]
+    ids = [c["id"] for c in cats]
+    if len(set(map(repr, ids))) != len(ids):
+        raise InputError(f"`classes` must have distinct category ids. Got {ids} instead.")
+    return cats
+
+
+def _recorded_ids(data: pd.DataFrame) -> dict:
+    """``{label: category id}`` from a ``category_id`` column, checked to be one-to-one."""
+    if "category_id" not in data:
+        return {}
+    pairs = data.loc[data["label"].notna() & data["category_id"].notna(), ["label", "category_id"]]
+    mapping: dict = {}
+    for label, cat in pairs.drop_duplicates().itertuples(index=False):
+        cat = int(cat) if isinstance(cat, float) and cat.is_integer() else cat
+        if mapping.setdefault(label, cat) != cat:
+            raise InputError(
+                f"`category_id` must be one id per label. Got {mapping[label]!r} and {cat!r} for "
+                f"{label!r}; pass renumber=True to number the categories afresh."
+            )
+    if len(set(mapping.values())) != len(mapping):
+        raise InputError(
+            f"`category_id` must be one label per id. Got {mapping}; pass renumber=True."
+        )
+    return mapping
+
+
+def _ids(data: pd.DataFrame, column: str, rows: list[int], renumber: bool, what: str) -> list:
+    """Recorded ids for ``rows`` (kept), new ones from max + 1 where missing, or 1..n."""
+    if renumber or column not in data:
+        return list(range(1, len(rows) + 1))
+    values = data[column].tolist()
+    recorded = [None if _nan(values[i]) or values[i] is pd.NA else values[i] for i in rows]
+    recorded = [int(v) if isinstance(v, float) and v.is_integer() else v for v in recorded]
+    taken = [v for v in recorded if v is not None]
+    if len(set(map(repr, taken))) != len(taken):
+        dup = next(v for v in taken if taken.count(v) > 1)
+        raise InputError(
+            f"`{column}` must be unique per {what} to be kept. Got {dup!r} more than once; pass "
+            "renumber=True to number them afresh."
+        )
+    free = max([0, *(v for v in taken if isinstance(v, int))]) + 1
+    out = []
+    for v in recorded:
+        if v is None:
+            v, free = free, free + 1
+        out.append(v)
+    return out
+
+
 def from_coco(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a COCO JSON file.
+    """Read a COCO JSON file (CVAT "COCO 1.0", Roboflow, the COCO datasets, ``to_coco``).
 
     Parameters
     ----------
@@ -140,150 +267,22 @@ def from_coco(path: str | os.PathLike) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``item_id, path, width, height, kind, label, x, y, w, h, attributes``: one row per
-        annotation, images in file order, and one row with ``label`` missing per image
-        without annotations. ``item_id`` is ``file_name``; ``path`` is the image's ``path``
-        key where present, else ``file_name`` beside the JSON file. ``kind`` is
-        ``"polygon"`` for a polygon ``segmentation`` (``attributes["points"]``; more rings in
+        ``item_id, path, width, height, kind, label, x, y, w, h, attributes,
+        image_attributes, image_id, category_id, annotation_id``: one row per annotation,
+        images in file order, and one row with ``label`` missing per image without
+        annotations. ``item_id`` is ``file_name``; ``path`` is the image's ``path`` key where
+        present, else ``file_name`` beside the JSON file. ``kind`` is ``"polygon"`` for a
+        polygon ``segmentation`` (``attributes["points"]``; more parts in
         ``attributes["extra_parts"]``), ``"point"`` for ``keypoints`` with ``area`` 0, else
-        ``"box"`` (an RLE mask, keypoints, ``iscrowd`` 1 or a ``score`` kept in
-        ``attributes``).
+        ``"box"`` (an RLE mask, ``keypoints``, ``iscrowd`` 1 or a ``score`` kept in
+        ``attributes``). ``df.attrs["coco"]`` holds the file's ``info``, ``licenses`` and
+        ``categories``.
 
     Raises
     ------
-    ValueError
+    InputError
         If the file is not valid JSON (naming line and column), a required key is missing
         or malformed, or an annotation names an unknown category or image (naming the
         element, e.g. ``annotations[12] (id 57)``, and the allowed ids).
     """
-    source = Path(path)
-    try:
-        document = json.loads(source.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(
-            f"{source}, line {exc.lineno}, column {exc.colno}: the file must be valid JSON "
-            f"({exc.msg})."
-        ) from exc
-    if not isinstance(document, dict):
-        raise malformed(
-            source, "top level", "the document", "a JSON object", type(document).__name__
-        )
-    for key in ("images", "annotations", "categories"):
-        if not isinstance(document.get(key), list):
-            raise malformed(source, "top level", key, "a list", document.get(key, "<missing>"))
-    categories = _categories(document["categories"], source)
-    images = _images(document["images"], source)
-    per_image: dict = {image_id: [] for image_id in images}
-    for k, ann in enumerate(document["annotations"]):
-        where = f"annotations[{k}]"
-        _require(ann, ("id", "image_id", "category_id", "bbox"), source, where)
-        where = f"annotations[{k}] (id {ann['id']})"
-        if ann["category_id"] not in categories:
-            raise malformed(
-                source, where, "category_id", f"one of the category ids {sorted(categories)}",
-                ann["category_id"],
-            )  # fmt: skip
-        if ann["image_id"] not in per_image:
-            raise malformed(
-                source, where, "image_id", "the id of an entry of images", ann["image_id"]
-            )
-        per_image[ann["image_id"]].append((where, ann))
-    rows: list[tuple] = []
-    for image_id, base in images.items():
-        if not per_image[image_id]:
-            rows.append(no_objects(*base))
-        for where, ann in per_image[image_id]:
-            kind, box, attrs = _shape(ann, source, where)
-            rows.append((*base, kind, categories[ann["category_id"]], *box, attrs))
-    return frame(rows)
-
-
-def _require(entry, keys, source: Path, where: str) -> None:
-    if not isinstance(entry, dict):
-        raise malformed(source, where, where, "a JSON object", entry)
-    for key in keys:
-        if key not in entry:
-            raise malformed(source, where, key, "present", f"<missing>; keys {sorted(entry)}")
-
-
-def _categories(entries: list, source: Path) -> dict:
-    categories = {}
-    for k, cat in enumerate(entries):
-        where = f"categories[{k}]"
-        _require(cat, ("id", "name"), source, where)
-        if cat["id"] in categories:
-            raise malformed(source, where, "id", "unique among categories", cat["id"])
-        if not isinstance(cat["name"], str) or not cat["name"]:
-            raise malformed(source, where, "name", "a non-empty string", cat["name"])
-        categories[cat["id"]] = cat["name"]
-    return categories
-
-
-def _images(entries: list, source: Path) -> dict:
-    images = {}
-    for k, image in enumerate(entries):
-        where = f"images[{k}]"
-        _require(image, ("id", "file_name", "width", "height"), source, where)
-        if image["id"] in images:
-            raise malformed(source, where, "id", "unique among images", image["id"])
-        for key in ("width", "height"):
-            value = image[key]
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise malformed(source, where, key, "a positive number", value)
-        name = str(image["file_name"])
-        image_path = image.get("path") or str(source.parent / name)
-        images[image["id"]] = (name, image_path, int(image["width"]), int(image["height"]))
-    return images
-
-
-_NUMBER_TYPES = (int, float)
-
-
-def _numbers(values, source: Path, where: str, key: str, count: int | None = None) -> list[float]:
-    ok = type(values) is list and (count is None or len(values) == count)
-    # bool is not a number here; inf - inf is nan, so one sum tells whether all are finite
-    ok = ok and all(type(v) in _NUMBER_TYPES for v in values) and math.isfinite(sum(values))
-    if not ok:
-        want = f"a list of {count} finite numbers" if count else "a list of finite numbers"
-        raise malformed(source, where, key, want, values)
-    return [float(v) for v in values]
-
-
-def _shape(ann: dict, source: Path, where: str) -> tuple[str, list[float], dict]:
-    box = _numbers(ann["bbox"], source, where, "bbox", 4)
-    if box[2] < 0 or box[3] < 0:
-        raise malformed(source, where, "bbox", "[x, y, w, h] with w, h >= 0", ann["bbox"])
-    attrs = dict(ann.get("attributes") or {})
-    if ann.get("iscrowd"):
-        attrs["iscrowd"] = int(ann["iscrowd"])
-    if "score" in ann:
-        attrs["score"] = ann["score"]
-    seg = ann.get("segmentation")
-    if isinstance(seg, list) and seg:
-        rings = []
-        for r, ring in enumerate(seg):
-            flat = _numbers(ring, source, f"{where} segmentation[{r}]", "polygon")
-            if len(flat) < 6 or len(flat) % 2:
-                raise malformed(
-                    source, f"{where} segmentation[{r}]", "polygon",
-                    "an even number >= 6 of coordinates", ring,
-                )  # fmt: skip
-            rings.append([[flat[j], flat[j + 1]] for j in range(0, len(flat), 2)])
-        attrs["points"] = rings[0]
-        if len(rings) > 1:
-            attrs["extra_parts"] = rings[1:]
-        return "polygon", box, attrs
-    if isinstance(seg, dict):
-        attrs["segmentation"] = seg  # an RLE mask: kept, not decoded
-    keypoints = ann.get("keypoints")
-    if keypoints:
-        flat = _numbers(keypoints, source, where, "keypoints")
-        if len(flat) % 3:
-            raise malformed(source, where, "keypoints", "[x, y, v, ...] triples", keypoints)
-        if ann.get("area", None) == 0:
-            points = [[flat[j], flat[j + 1]] for j in range(0, len(flat), 3) if flat[j + 2] > 0]
-            if points:
-                attrs["points"] = points
-                return "point", box, attrs
-        attrs["keypoints"] = keypoints
-    return "box", box, attrs
+    return read_coco(Path(path))

@@ -1,15 +1,20 @@
-"""Pascal VOC XML, as LabelImg writes it: one file per image, 1-based integer corners.
+"""Pascal VOC XML, as LabelImg, CVAT, labelme and Roboflow write and read it: one file per image.
 
-A box ``x, y, w, h`` (pixels of the EXIF-corrected image, top-left origin) is written as
-``xmin = x + 1``, ``ymin = y + 1``, ``xmax = x + w``, ``ymax = y + h`` rounded to the nearest
-integer (DESIGN.md), and read back as ``x = xmin - 1``, ``w = xmax - xmin + 1``; float corners
-written by other tools are read as they are. A round trip is exact to the integer pixel.
+Corners follow those tools by default (``corners="continuous"``): a box ``x, y, w, h`` (pixels
+of the EXIF-corrected image, top-left origin) is ``xmin = x``, ``xmax = x + w``, written as the
+exact number (``13``, ``174.5``) and read back as ``x = xmin``, ``w = xmax - xmin``. CVAT
+exports one box as VOC ``xmin=174, xmax=349`` and as COCO ``x=174, w=175``; LabelImg's YOLO
+writer computes ``w = (xmax - xmin) / width``. ``corners="devkit"`` applies the PASCAL VOC
+devkit's 1-based inclusive rule instead (``x = xmin - 1``, ``w = xmax - xmin + 1``; written as
+rounded integers), for files made for the original VOC evaluation code.
 
 Attributes: ``pose``, ``truncated``, ``difficult`` and ``occluded`` are VOC elements; any other
 attribute goes into CVAT's ``<attributes><attribute><name/><value/></attribute></attributes>``
-block (values as JSON), so every attribute round-trips. VOC holds boxes only: polygon and
-point rows are refused (export them with :func:`~labelwidgets.formats.to_coco` or
-:func:`~labelwidgets.formats.to_yolo`).
+block (values as JSON), so every attribute round-trips. Image-level ``segmented``, ``source``,
+``owner``, ``depth`` and LabelImg's ``verified`` come back in ``image_attributes``. VOC holds
+boxes only: a polygon that is an axis-aligned rectangle (as some converters store boxes) is
+written as its box; other polygons and points are refused (export them with
+:func:`~labelwidgets.formats.to_coco` or :func:`~labelwidgets.formats.to_yolo`).
 """
 
 from __future__ import annotations
@@ -17,45 +22,49 @@ from __future__ import annotations
 import json
 import math
 import os
-import xml.etree.ElementTree as ET
+import re
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from xml.sax.saxutils import escape
 
 import pandas as pd
 
-from ._common import (
-    existing_image,
-    frame,
-    group_images,
-    image_size,
-    item_relpath,
-    malformed,
-    no_objects,
-    prepare,
-)
+from .._validate import InputError, check_choice
+from ._common import frame, group_images, image_attributes, prepare, sidecar_path
+from ._export import ExportFolder
+from ._voc_read import _FALSE, _FLAGS, _TRUE, read_one, xml_files
 
-__all__ = ["to_voc", "from_voc"]
+__all__ = ["to_voc", "from_voc", "CORNERS"]
 
-_FLAGS = ("truncated", "difficult", "occluded")
-_TRUE, _FALSE = {"1", "true", "yes"}, {"0", "false", "no", ""}
+#: The corner rules: ``"continuous"`` (LabelImg, CVAT, labelme, Roboflow) and ``"devkit"``.
+CORNERS = ("continuous", "devkit")
+# characters XML 1.0 cannot hold (the C0 controls but tab, newline and carriage return)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def to_voc(df: pd.DataFrame, out_dir: str | os.PathLike) -> Path:
-    """Write one LabelImg-compatible Pascal VOC XML file per image.
+def to_voc(
+    df: pd.DataFrame, out_dir: str | os.PathLike, corners: str = "continuous"
+) -> Path:
+    """Write one Pascal VOC XML file per image, as LabelImg and CVAT write them.
 
     Parameters
     ----------
     df : pandas.DataFrame
         Columns ``item_id, path, label, x, y, w, h``; optional ``width, height`` (read from
-        the image, EXIF-corrected, where absent), ``kind`` (``"box"`` only) and
-        ``attributes`` (dict or JSON text). A row whose ``label`` is missing stands for an
-        image without objects (an XML file with no ``<object>``).
+        the image, EXIF-corrected, where absent), ``kind`` (``"box"``, or ``"polygon"`` when
+        the polygon is an axis-aligned rectangle), ``attributes`` (dict or JSON text) and
+        ``image_attributes`` (as :func:`from_voc` returns them). A row whose ``label`` is
+        missing stands for an image without objects (an XML file with no ``<object>``).
     out_dir : str or path-like
-        Folder to write into (created). Item ``a/b.jpg`` is written to ``out_dir/a/b.xml``
-        with ``<filename>b.jpg</filename>``; existing files of the same name are replaced.
-        An id without a file suffix (``"42"``) is written to ``42.xml`` with the image's own
-        file name in ``<filename>``, which is what :func:`from_voc` reads back as the id.
+        Folder to write into (created). It must be new, empty, or an earlier ``to_voc``
+        export (which is replaced: files it wrote and no longer needs are removed). Item
+        ``a/b.jpg`` is written to ``out_dir/a/b.xml`` with ``<filename>b.jpg</filename>``; an
+        id without a file suffix (``"42"``) is written to ``42.xml`` with the image's own file
+        name in ``<filename>``, which is what :func:`from_voc` reads back as the id.
+    corners : {"continuous", "devkit"}, default="continuous"
+        ``"continuous"``: ``xmin = x``, ``xmax = x + w``, exact (LabelImg, CVAT, labelme,
+        Roboflow). ``"devkit"``: the PASCAL devkit's 1-based inclusive integers,
+        ``xmin = round(x) + 1``, ``xmax = round(x + w)``.
 
     Returns
     -------
@@ -64,79 +73,131 @@ def to_voc(df: pd.DataFrame, out_dir: str | os.PathLike) -> Path:
 
     Raises
     ------
-    ValueError
+    InputError
         On missing columns, a row that is not a box, a box without positive size, an item id
-        that is not a relative path, or two items that would share one XML file.
+        that is not a relative path, two items that would share one XML file, text XML cannot
+        hold, or an ``out_dir`` holding files this package did not write.
     """
+    check_choice(corners, CORNERS, "corners")
     data = prepare(df)
-    out = Path(out_dir)
-    labels, kinds, attrs = data["label"].tolist(), data["kind"].tolist(), data["attributes"]
+    folder = ExportFolder(out_dir, "voc")
+    labels, kinds = data["label"].tolist(), data["kind"].tolist()
+    attrs = data["attributes"].tolist()
     xs, ys, ws, hs = (data[c].tolist() for c in ("x", "y", "w", "h"))
     files: dict[PurePosixPath, str] = {}
-    planned: list[tuple[Path, str]] = []
+    planned: dict[PurePosixPath, str] = {}
+    extras = image_attributes(data)
     for image in group_images(data):
-        rel = item_relpath(image.item_id)
-        xml_rel = rel.with_suffix(".xml") if rel.suffix else rel.with_name(rel.name + ".xml")
-        if xml_rel in files:
-            raise ValueError(
-                f"Every item must map to its own XML file. Items {files[xml_rel]!r} and "
-                f"{image.item_id!r} both map to {str(xml_rel)!r}; give them distinct stems."
-            )
-        files[xml_rel] = image.item_id
+        rel, xml_rel = sidecar_path(image.item_id, ".xml", files)
         filename = rel.name if rel.suffix else Path(image.path).name
+        where = f"item {image.item_id!r}"
+        extra = extras[image.first]
         parts = [
-            _HEAD.format(
-                folder=escape(Path(image.path).parent.name),
-                filename=escape(filename),
-                path=escape(image.path),
-                width=image.width,
-                height=image.height,
+            _head(
+                _xml(Path(image.path).parent.name, "folder", where),
+                _xml(filename, "item_id", where), _xml(image.path, "path", where),
+                image.width, image.height, extra, where,
             )
-        ]
+        ]  # fmt: skip
         for i in image.rows:
+            box = (xs[i], ys[i], ws[i], hs[i])
             if kinds[i] != "box":
-                raise ValueError(
-                    f"`kind` must be 'box' for Pascal VOC, which holds boxes only. Got "
-                    f"{kinds[i]!r} in row {i} (item {image.item_id!r}) instead; export polygons "
-                    "and points with to_coco or to_yolo."
-                )
-            parts.append(_object_xml(labels[i], xs[i], ys[i], ws[i], hs[i], attrs[i]))
+                box = _rectangle(attrs[i].get("points") if kinds[i] == "polygon" else None)
+                if box is None:
+                    raise InputError(
+                        f"`kind` must be 'box' (or a polygon that is an axis-aligned rectangle) "
+                        f"for Pascal VOC, which holds boxes only. Got {kinds[i]!r} in row {i} "
+                        f"({where}) instead; export polygons and points with to_coco or to_yolo."
+                    )
+            parts.append(_object_xml(labels[i], box, attrs[i], corners, f"row {i} ({where})"))
         parts.append("</annotation>\n")
-        planned.append((out / xml_rel, "".join(parts)))
-    out.mkdir(parents=True, exist_ok=True)
-    made: set[Path] = set()
-    for target, text in planned:  # written once every image has been checked
-        if target.parent not in made:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            made.add(target.parent)
-        target.write_text(text, encoding="utf-8")
-    return out
+        planned[xml_rel] = "".join(parts)
+    folder.write_all(planned)
+    return Path(out_dir)
 
 
-_HEAD = """<annotation>
-\t<folder>{folder}</folder>
-\t<filename>{filename}</filename>
-\t<path>{path}</path>
-\t<source>
-\t\t<database>Unknown</database>
-\t</source>
-\t<size>
-\t\t<width>{width}</width>
-\t\t<height>{height}</height>
-\t\t<depth>3</depth>
-\t</size>
-\t<segmented>0</segmented>
-"""
+def _xml(text, what: str, where: str) -> str:
+    """``text`` escaped for XML; refuses characters XML 1.0 cannot hold."""
+    text = str(text)
+    if text.isalnum():  # most labels and file names: nothing to check or escape
+        return text
+    bad = _NOT_XML.search(text)
+    if bad:
+        raise InputError(
+            f"`{what}` must not contain control characters, which XML cannot hold. Got "
+            f"{text!r} (holding {bad.group()!r}) for {where} instead."
+        )
+    return escape(text)
 
 
-def _object_xml(label: str, x: float, y: float, w: float, h: float, attrs: dict) -> str:
-    xmin, ymin = _round(x) + 1, _round(y) + 1
-    xmax, ymax = max(_round(x + w), xmin), max(_round(y + h), ymin)
-    pose = escape(str(attrs.get("pose", "Unspecified")))
+def _head(folder, filename, path, width, height, extra: dict, where: str) -> str:
+    verified = ' verified="yes"' if extra.get("verified") else ""
+    source = extra.get("source") if isinstance(extra.get("source"), dict) else {}
+    source = source or {"database": "Unknown"}
+    lines = [
+        f"<annotation{verified}>",
+        f"\t<folder>{folder}</folder>",
+        f"\t<filename>{filename}</filename>",
+        f"\t<path>{path}</path>",
+        _block("source", source, where),
+    ]
+    if isinstance(extra.get("owner"), dict) and extra["owner"]:
+        lines.append(_block("owner", extra["owner"], where))
+    depth = extra.get("depth", 3)
+    segmented = extra.get("segmented", 0)
+    lines += [
+        f"\t<size>\n\t\t<width>{width}</width>\n\t\t<height>{height}</height>\n"
+        f"\t\t<depth>{_xml(depth, 'depth', where)}</depth>\n\t</size>",
+        f"\t<segmented>{_xml(segmented, 'segmented', where)}</segmented>\n",
+    ]
+    return "\n".join(lines)
+
+
+def _block(tag: str, fields: dict, where: str) -> str:
+    inner = "".join(
+        f"\t\t<{_tag(k, where)}>{_xml(v, tag, where)}</{_tag(k, where)}>\n"
+        for k, v in fields.items()
+    )
+    return f"\t<{tag}>\n{inner}\t</{tag}>"
+
+
+def _tag(name, where: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][\w.-]*", str(name)):
+        raise InputError(f"An XML element name must be a word. Got {name!r} for {where} instead.")
+    return str(name)
+
+
+def _rectangle(points) -> tuple[float, float, float, float] | None:
+    """``(x, y, w, h)`` of a 4-point polygon (5 when closed) that is an axis-aligned rectangle."""
+    if not points:
+        return None
+    pts = [tuple(p) for p in points]
+    if len(pts) == 5 and pts[0] == pts[-1]:
+        pts = pts[:4]
+    xs, ys = sorted({p[0] for p in pts}), sorted({p[1] for p in pts})
+    if len(pts) != 4 or len(xs) != 2 or len(ys) != 2:
+        return None
+    if {(x, y) for x in xs for y in ys} != set(pts):
+        return None
+    # consecutive corners share an x or a y: a rectangle, not a bow tie
+    if not all(a[0] == b[0] or a[1] == b[1] for a, b in zip(pts, pts[1:] + pts[:1], strict=True)):
+        return None
+    return xs[0], ys[0], xs[1] - xs[0], ys[1] - ys[0]
+
+
+def _object_xml(label: str, box, attrs: dict, corners: str, where: str) -> str:
+    x, y, w, h = box
+    if corners == "devkit":
+        xmin, ymin = _round(x) + 1, _round(y) + 1
+        lo_hi = (xmin, ymin, max(_round(x + w), xmin), max(_round(y + h), ymin))
+    else:
+        lo_hi = (x, y, x + w, y + h)
+    xmin, ymin, xmax, ymax = (_number_text(v) for v in lo_hi)
+    pose = _xml(attrs.get("pose", "Unspecified"), "attributes['pose']", where)
     flags = {k: _flag_out(attrs[k], k) for k in _FLAGS if k in attrs}
     lines = [
         "\t<object>",
-        f"\t\t<name>{escape(label)}</name>",
+        f"\t\t<name>{_xml(label, 'label', where)}</name>",
         f"\t\t<pose>{pose}</pose>",
         f"\t\t<truncated>{flags.get('truncated', 0)}</truncated>",
         f"\t\t<difficult>{flags.get('difficult', 0)}</difficult>",
@@ -147,17 +208,23 @@ def _object_xml(label: str, x: float, y: float, w: float, h: float, attrs: dict)
         f"\t\t<bndbox>\n\t\t\t<xmin>{xmin}</xmin>\n\t\t\t<ymin>{ymin}</ymin>\n"
         f"\t\t\t<xmax>{xmax}</xmax>\n\t\t\t<ymax>{ymax}</ymax>\n\t\t</bndbox>"
     )
-    others = {k: v for k, v in attrs.items() if k not in (*_FLAGS, "pose")}
+    others = {k: v for k, v in attrs.items() if k not in (*_FLAGS, "pose", "points")}
     if others:
         lines.append("\t\t<attributes>")
         for key, value in others.items():
             lines.append(
-                f"\t\t\t<attribute>\n\t\t\t\t<name>{escape(str(key))}</name>\n"
+                f"\t\t\t<attribute>\n\t\t\t\t<name>{_xml(key, 'attribute name', where)}</name>\n"
                 f"\t\t\t\t<value>{escape(json.dumps(value))}</value>\n\t\t\t</attribute>"
             )
         lines.append("\t\t</attributes>")
     lines.append("\t</object>\n")
     return "\n".join(lines)
+
+
+def _number_text(value: float) -> str:
+    """The exact number: ``13`` for an integral value, else Python's shortest float text."""
+    value = float(value)
+    return str(int(value)) if value.is_integer() else repr(value)
 
 
 def _round(value: float) -> int:
@@ -169,163 +236,59 @@ def _flag_out(value, key: str) -> int:
         text = value.strip().lower()
         if text in _TRUE | _FALSE:
             return int(text in _TRUE)
-        raise ValueError(
+        raise InputError(
             f"`attributes[{key!r}]` must be a boolean (or 0/1, 'true'/'false'). Got {value!r} instead."
         )
     return int(bool(value))
 
 
-def from_voc(source: str | os.PathLike | Iterable[str | os.PathLike]) -> pd.DataFrame:
-    """Read Pascal VOC XML files (LabelImg, CVAT, the VOC datasets).
+def from_voc(
+    source: str | os.PathLike | Iterable[str | os.PathLike], corners: str = "continuous"
+) -> pd.DataFrame:
+    """Read Pascal VOC XML files (LabelImg, CVAT, labelme2voc, Roboflow, the VOC datasets).
 
     Parameters
     ----------
     source : str, path-like, or iterable of them
-        A folder (every ``*.xml`` below it, sorted), one XML file, or a list of XML files.
+        A folder (every ``*.xml`` below it, sorted), one XML file, or a list of XML files. A
+        VOC dataset folder (``Annotations/`` beside ``JPEGImages/``, as the VOC datasets and
+        CVAT's "PASCAL VOC 1.1" export lay it out) is read from ``Annotations/``, its images
+        looked up in ``JPEGImages/``.
+    corners : {"continuous", "devkit"}, default="continuous"
+        ``"continuous"``: ``x = xmin``, ``w = xmax - xmin`` (LabelImg, CVAT, labelme,
+        Roboflow). ``"devkit"``: the PASCAL devkit's 1-based inclusive rule, ``x = xmin - 1``,
+        ``w = xmax - xmin + 1``.
 
     Returns
     -------
     pandas.DataFrame
         One row per ``<object>`` (an image without objects gives one row with ``label``
-        missing): ``item_id, path, width, height, kind, label, x, y, w, h, attributes``.
-        ``item_id`` is the XML file's folder relative to ``source`` joined with
-        ``<filename>``; ``path`` is ``<path>`` if that file exists, else the file named
-        ``<filename>`` beside the XML, else ``<path>`` as written. ``attributes`` holds
-        ``truncated`` and ``difficult`` (bool), and ``occluded``, ``pose`` (other than
-        ``Unspecified``) and CVAT ``<attributes>`` where present.
+        missing): ``item_id, path, width, height, kind, label, x, y, w, h, attributes,
+        image_attributes``. ``item_id`` is the XML file's folder relative to ``source`` (or
+        to ``Annotations/``) joined with ``<filename>``; ``path`` is ``<path>`` if that file
+        exists, else the file named ``<filename>`` beside the XML (or in ``JPEGImages/``),
+        else ``<path>`` as written. ``attributes`` holds ``truncated`` and ``difficult``
+        (bool), and ``occluded``, ``pose`` (other than ``Unspecified``) and CVAT
+        ``<attributes>`` where present; ``image_attributes`` holds ``segmented``, ``source``,
+        ``owner``, ``depth`` and ``verified`` where present.
 
     Raises
     ------
-    ValueError
-        If a file is not well-formed XML (naming its line and column), or an element is
-        missing or malformed (naming the file and the element), or no XML file is found.
+    InputError
+        If a file is not well-formed XML (naming its line and column), an element is missing
+        or malformed (naming the file and the element), two files name the same image
+        (naming both), or no XML file is found.
     """
+    check_choice(corners, CORNERS, "corners")
+    devkit = corners == "devkit"
     rows: list[tuple] = []
-    for xml_path, rel_parent in _xml_files(source):
-        _read_one(xml_path, rel_parent, rows)
-    return frame(rows)
-
-
-def _xml_files(source) -> list[tuple[Path, PurePosixPath]]:
-    if isinstance(source, str | os.PathLike):
-        root = Path(source)
-        if root.is_dir():
-            files = sorted(root.rglob("*.xml"))
-            if not files:
-                raise ValueError(
-                    f"`source` must be a folder holding VOC *.xml files. Got {str(root)!r}, "
-                    "which holds none."
-                )
-            return [(f, PurePosixPath(f.parent.relative_to(root).as_posix())) for f in files]
-        sources = [root]
-    else:
-        sources = [Path(s) for s in source]
-    for path in sources:
-        if not path.is_file():
-            raise ValueError(
-                f"`source` must be a folder or existing XML files. Got {str(path)!r} instead."
+    owner: dict[str, Path] = {}
+    for xml_path, rel_parent, images in xml_files(source):
+        item_id = read_one(xml_path, rel_parent, images, devkit, rows)
+        if item_id in owner:
+            raise InputError(
+                f"Every image must have one VOC file. {str(owner[item_id])!r} and "
+                f"{str(xml_path)!r} both name {item_id!r}; merge them or remove one."
             )
-    return [(p, PurePosixPath(".")) for p in sources]
-
-
-def _read_one(xml_path: Path, rel_parent: PurePosixPath, rows: list[tuple]) -> None:
-    try:
-        root = ET.parse(xml_path).getroot()
-    except ET.ParseError as exc:
-        line, column = exc.position
-        raise ValueError(
-            f"{xml_path}, line {line}, column {column}: the file must be well-formed XML ({exc})."
-        ) from exc
-    if root.tag != "annotation":
-        raise malformed(xml_path, "root element", "root element", "<annotation>", f"<{root.tag}>")
-    filename = _text(root, "filename", xml_path, "<annotation>")
-    name = PurePosixPath(filename.replace("\\", "/")).name
-    item_id = str(rel_parent / name)
-    recorded = root.findtext("path")
-    path = existing_image(recorded.strip() if recorded else None, xml_path.parent, name)
-    width, height = _size(root, xml_path, path)
-    objects = root.findall("object")
-    if not objects:
-        rows.append(no_objects(item_id, path, width, height))
-    for k, obj in enumerate(objects, start=1):
-        where = f"<object> {k}"
-        fields = {child.tag: child for child in obj}
-        label = _text(obj, "name", xml_path, where)
-        box = fields.get("bndbox")
-        if box is None:
-            raise malformed(xml_path, where, "<bndbox>", "present", None)
-        corners = {child.tag: child.text for child in box}
-        xmin, ymin, xmax, ymax = (
-            _number(corners.get(t), t, xml_path, f"{where} <bndbox>")
-            for t in ("xmin", "ymin", "xmax", "ymax")
-        )
-        for lo, hi, tag in ((xmin, xmax, "xmax"), (ymin, ymax, "ymax")):
-            if hi < lo:
-                raise malformed(xml_path, f"{where} <bndbox>", tag, f">= its min corner {lo:g}", hi)
-        attrs = _attributes(fields, xml_path, where)
-        rows.append(
-            (item_id, path, width, height, "box", label, xmin - 1, ymin - 1,
-             xmax - xmin + 1, ymax - ymin + 1, attrs)
-        )  # fmt: skip
-
-
-def _text(parent: ET.Element, tag: str, xml_path: Path, where: str) -> str:
-    text = parent.findtext(tag)
-    if text is None or not text.strip():
-        raise malformed(xml_path, f"{where} <{tag}>", f"<{tag}>", "present and non-empty", text)
-    return text.strip()
-
-
-def _number(text: str | None, tag: str, xml_path: Path, where: str) -> float:
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        if text is None or not text.strip():
-            raise malformed(
-                xml_path, f"{where} <{tag}>", f"<{tag}>", "present and non-empty", text
-            ) from None
-        value = math.nan
-    if not math.isfinite(value):
-        raise malformed(xml_path, f"{where} <{tag}>", f"<{tag}>", "a finite number", text)
-    return value
-
-
-def _size(root: ET.Element, xml_path: Path, path: str) -> tuple[int, int]:
-    size = root.find("size")
-    if size is not None and size.findtext("width") and size.findtext("height"):
-        width = _number(size.findtext("width"), "width", xml_path, "<size>")
-        height = _number(size.findtext("height"), "height", xml_path, "<size>")
-        if width > 0 and height > 0:
-            return int(round(width)), int(round(height))
-    if Path(path).is_file():  # some files write a size of 0: the image knows
-        return image_size(path)
-    raise malformed(
-        xml_path, "<size>", "<size>", "positive <width> and <height> (or the image beside it)", None
-    )
-
-
-def _attributes(fields: dict[str, ET.Element], xml_path: Path, where: str) -> dict:
-    attrs: dict = {}
-    pose = fields.get("pose")
-    pose = (pose.text or "").strip() if pose is not None else ""
-    if pose and pose != "Unspecified":
-        attrs["pose"] = pose
-    for key in _FLAGS:
-        element = fields.get(key)
-        if element is None:
-            if key != "occluded":
-                attrs[key] = False
-            continue
-        value = (element.text or "").strip().lower()
-        if value not in _TRUE and value not in _FALSE:
-            raise malformed(xml_path, f"{where} <{key}>", f"<{key}>", "0 or 1", element.text)
-        attrs[key] = value in _TRUE
-    extra = fields.get("attributes")
-    for k, attribute in enumerate(extra if extra is not None else (), start=1):
-        key = _text(attribute, "name", xml_path, f"{where} <attribute> {k}")
-        raw = attribute.findtext("value") or ""
-        try:
-            attrs[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            attrs[key] = raw  # CVAT writes plain text
-    return attrs
+        owner[item_id] = xml_path
+    return frame(rows, extra=["image_attributes"])

@@ -8,6 +8,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from .._validate import InputError, check_fraction, check_positive_int
 from ._common import STATUSES, _infer_kind, _latest, _task_kinds, _validate_labels
 
 
@@ -152,7 +153,109 @@ def _alpha_from_votes(votes: pd.DataFrame) -> float:
     return float(1 - observed_disagreement / expected_disagreement)
 
 
-def agreement(labels: pd.DataFrame, tasks=None) -> pd.DataFrame:
+def _gwet_ac1(a: np.ndarray, b: np.ndarray, n_values: int) -> float:
+    """Gwet's AC1 of two raters' codes (``n_values`` categories)."""
+    conf = np.bincount(a * n_values + b, minlength=n_values * n_values)
+    return float(_pair_stats(conf.reshape(1, n_values, n_values).astype(float))[2][0])
+
+
+def _pair_stats(conf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Percent agreement, Cohen's kappa and Gwet's AC1 of stacked confusion tables.
+
+    ``conf`` has shape (B, Q, Q) (rater a's value x rater b's value, with ``Q`` the task's
+    values); a table without items gives NaN. Kappa is scikit-learn's; AC1 is
+    ``(p_a - p_e) / (1 - p_e)`` with ``p_e = sum_k pi_k (1 - pi_k) / (Q - 1)`` and ``pi_k``
+    the mean of the two raters' shares of value ``k`` (NaN when ``Q == 1``).
+    """
+    n = conf.sum(axis=(1, 2))
+    agree = np.trace(conf, axis1=1, axis2=2)
+    rows, cols = conf.sum(axis=2), conf.sum(axis=1)
+    q = conf.shape[1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pa = agree / n
+        chance = (n * n - np.sum(rows * cols, axis=1)) / n  # sklearn's sum(w * expected)
+        kappa = np.where(chance > 0, 1 - (n - agree) / chance, np.nan)
+        pi = (rows + cols) / (2 * n[:, None])
+        pe = np.sum(pi * (1 - pi), axis=1) / (q - 1) if q > 1 else np.full(len(n), np.nan)
+        ac1 = (pa - pe) / (1 - pe)
+    return 100.0 * pa, kappa, ac1
+
+
+def _alpha_from_coincidence(coincidence: np.ndarray) -> np.ndarray:
+    """Krippendorff's alpha (nominal) of stacked coincidence matrices (B, Q, Q)."""
+    n_c = coincidence.sum(axis=1)
+    n = n_c.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = (n * n - np.sum(n_c * n_c, axis=1)) / (n - 1)
+        observed = n - np.trace(coincidence, axis1=1, axis2=2)
+        return np.where(expected > 0, 1 - observed / expected, np.nan)
+
+
+def _weights(idx: np.ndarray, n_items: int) -> np.ndarray:
+    """How often each item is drawn in each bootstrap sample: (n_items, B) floats from draws
+    (B, n), C-ordered for the sparse products."""
+    n_samples = len(idx)
+    cell = idx * n_samples + np.arange(n_samples)[:, None]
+    counts = np.bincount(cell.ravel(), minlength=n_items * n_samples)
+    return counts.astype(float).reshape(n_items, n_samples)
+
+
+def _bootstrap(coded: pd.DataFrame, raters, n_values: int, rng, n_boot: int):
+    """Bootstrap replicates over the items (rows of ``coded``) of the task's statistics.
+
+    Returns ``{pair: (pa, kappa, ac1)}`` and the alpha replicates, arrays of length
+    ``n_boot``; every pair and alpha use the same draws.
+    """
+    from scipy import sparse
+
+    n_items = len(coded)
+    idx = rng.integers(0, n_items, size=(n_boot, n_items))
+    values = coded.to_numpy(dtype=float)  # items x raters, NaN where not answered
+    answered = ~np.isnan(values)
+    codes = np.where(answered, values, 0).astype(np.int64)
+    counts = np.zeros((n_items, n_values))  # each item's values over raters
+    for j in range(values.shape[1]):
+        np.add.at(counts, (np.flatnonzero(answered[:, j]), codes[answered[:, j], j]), 1.0)
+    m = counts.sum(axis=1)
+    pairable = m >= 2
+    contrib = np.zeros((n_items, n_values * n_values))  # each item's coincidences
+    c = counts[pairable]
+    contrib[pairable] = (
+        (c[:, :, None] * c[:, None, :] - np.einsum("ij,jk->ijk", c, np.eye(n_values)))
+        / (m[pairable] - 1)[:, None, None]
+    ).reshape(len(c), -1)
+    contrib = sparse.csr_matrix(contrib.T)  # cells x items
+    col = {r: j for j, r in enumerate(coded.columns)}
+    pair_tables = {}  # per pair: cells x items, a one where both answered (the pair's cell)
+    for a, b in combinations(raters, 2):
+        both = np.flatnonzero(answered[:, col[a]] & answered[:, col[b]])
+        if len(both):
+            cell = codes[both, col[a]] * n_values + codes[both, col[b]]
+            pair_tables[a, b] = sparse.csr_matrix(
+                (np.ones(len(both)), (cell, both)), shape=(n_values * n_values, n_items)
+            )
+    step = max(1, (1 << 22) // n_items)  # bootstrap samples per block: a few million cells
+    alpha, stats = [], {pair: [] for pair in pair_tables}
+    for start in range(0, n_boot, step):
+        w = _weights(idx[start : start + step], n_items)  # items x samples
+        alpha.append(_alpha_from_coincidence((contrib @ w).T.reshape(-1, n_values, n_values)))
+        for pair, onehot in pair_tables.items():
+            stats[pair].append(_pair_stats((onehot @ w).T.reshape(-1, n_values, n_values)))
+    out = {pair: tuple(np.concatenate(part) for part in zip(*blocks, strict=True))
+           for pair, blocks in stats.items()}  # fmt: skip
+    return out, np.concatenate(alpha)
+
+
+_STATS = ("percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1")
+
+
+def agreement(
+    labels: pd.DataFrame,
+    tasks=None,
+    ci: float | None = None,
+    n_boot: int = 1000,
+    random_state: int | None = 0,
+) -> pd.DataFrame:
     """Agreement of every pair of raters on every single- and multi-label task.
 
     Parameters
@@ -161,16 +264,47 @@ def agreement(labels: pd.DataFrame, tasks=None) -> pd.DataFrame:
         Votes (``store.labels()``; pass ``source="human"`` to leave model rows out).
     tasks : pandas.DataFrame, dict or None, default=None
         Task kinds, as in :func:`resolve`. Box tasks are left out.
+    ci : float or None, default=None
+        Add percentile bootstrap confidence intervals at this level (e.g. 0.95) for every
+        statistic; None leaves them out.
+    n_boot : int, default=1000
+        Bootstrap samples (with ``ci``).
+    random_state : int or None, default=0
+        Seed of the bootstrap (``numpy.random.default_rng``); the same seed gives the same
+        intervals.
 
     Returns
     -------
     pandas.DataFrame
         One row per (task, rater pair) sharing at least one item: ``task, rater_a, rater_b``
         (``rater_a < rater_b``), ``n_items`` (answered by both), ``percent_agreement`` (0-100),
-        ``cohen_kappa``, and the task's ``krippendorff_alpha`` (all raters; the same on every row
-        of a task).
+        ``cohen_kappa``, the task's ``krippendorff_alpha`` (all raters; the same on every row
+        of a task) and ``gwet_ac1``. With ``ci``, each statistic ``s`` also has ``s_low`` and
+        ``s_high``.
+
+    Notes
+    -----
+    **Gwet's AC1** is ``(p_a - p_e) / (1 - p_e)`` with ``p_e = sum_k pi_k (1 - pi_k) / (Q - 1)``,
+    ``pi_k`` the mean of the two raters' shares of value ``k`` and ``Q`` the number of distinct
+    values of the task (all raters). Unlike kappa it stays high when raters agree on a skewed
+    task (95 % "normal"), where kappa's chance correction drops towards 0 (the "kappa
+    paradox").
+
+    **The bootstrap** resamples items with replacement: per task, in order of first
+    appearance, ``rng.integers(0, n, size=(n_boot, n))`` draws ``n_boot`` samples of the task's
+    ``n`` items (every item with an answer, in sorted ``item_id`` order), with
+    ``rng = numpy.random.default_rng(random_state)`` created once. Every rater pair and alpha
+    are computed on the same samples (a pair on the drawn items both raters answered); the
+    interval is the ``(1 - ci) / 2`` and ``(1 + ci) / 2`` percentiles of the replicates,
+    leaving out replicates where a statistic is undefined (NaN).
     """
     labels = _validate_labels(labels)
+    if ci is not None:
+        ci = check_fraction(ci, "ci", high=1.0)
+        if ci >= 1:
+            raise InputError(f"`ci` must be a number in (0, 1). Got {ci!r} instead.")
+        n_boot = check_positive_int(n_boot, "n_boot")
+    rng = np.random.default_rng(random_state)
     rows = []
     for task in pd.unique(labels["task"]):
         sub = labels[(labels["task"] == task).to_numpy()]
@@ -186,19 +320,38 @@ def agreement(labels: pd.DataFrame, tasks=None) -> pd.DataFrame:
         code, uniques = pd.factorize(votes["value"])
         coded = votes.assign(value=code).pivot(index="item_id", columns="rater", values="value")
         raters = sorted(coded.columns)
+        boot = _bootstrap(coded, raters, len(uniques), rng, n_boot) if ci is not None else None
         for a, b in combinations(raters, 2):
             both = coded[a].notna() & coded[b].notna()
             if not both.any():
                 continue
             ca = coded.loc[both, a].to_numpy(dtype=np.int64)
             cb = coded.loc[both, b].to_numpy(dtype=np.int64)
-            rows.append({"task": task, "rater_a": a, "rater_b": b, "n_items": int(both.sum()),
-                         "percent_agreement": 100.0 * float(np.mean(ca == cb)),
-                         "cohen_kappa": _kappa_from_codes(ca, cb, len(uniques)),
-                         "krippendorff_alpha": alpha})  # fmt: skip
-    columns = ["task", "rater_a", "rater_b", "n_items", "percent_agreement", "cohen_kappa",
-               "krippendorff_alpha"]  # fmt: skip
+            row = {"task": task, "rater_a": a, "rater_b": b, "n_items": int(both.sum()),
+                   "percent_agreement": 100.0 * float(np.mean(ca == cb)),
+                   "cohen_kappa": _kappa_from_codes(ca, cb, len(uniques)),
+                   "krippendorff_alpha": alpha,
+                   "gwet_ac1": _gwet_ac1(ca, cb, len(uniques))}  # fmt: skip
+            if boot is not None:
+                pa, kappa, ac1 = boot[0][a, b]
+                reps = dict(zip(_STATS, (pa, kappa, boot[1], ac1), strict=True))
+                for stat in _STATS:
+                    low, high = _interval(reps[stat], ci)
+                    row[f"{stat}_low"], row[f"{stat}_high"] = low, high
+            rows.append(row)
+    columns = ["task", "rater_a", "rater_b", "n_items", *_STATS]
+    if ci is not None:
+        columns += [f"{stat}_{end}" for stat in _STATS for end in ("low", "high")]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _interval(replicates: np.ndarray, ci: float) -> tuple[float, float]:
+    """The percentile interval of the defined replicates (NaN, NaN when there are none)."""
+    defined = replicates[~np.isnan(replicates)]
+    if not len(defined):
+        return float("nan"), float("nan")
+    low, high = np.percentile(defined, [50 * (1 - ci), 50 * (1 + ci)])
+    return float(low), float(high)
 
 
 def confusion(

@@ -7,19 +7,20 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-STATUSES = ("agreed", "tiebroken", "discarded", "neutral", "needs_tiebreak", "single")
+from .._validate import check_choice
+
+STATUSES = ("agreed", "tiebroken", "discarded", "neutral", "needs_tiebreak", "single", "estimated")
 POLICIES = ("discard", "neutral", "tiebreak")
+METHODS = ("majority", "dawid_skene")
 FALLBACKS = ("discard", "neutral")
 ROLES = ("primary", "tiebreak", "review")
 RESOLVED_COLUMNS = ["item_id", "task", "label", "status", "n_votes", "votes"]
 _REQUIRED = ("item_id", "task", "rater", "label")
-_AGREED, _TIEBROKEN, _DISCARDED, _NEUTRAL, _NEEDS, _SINGLE = range(6)
+_AGREED, _TIEBROKEN, _DISCARDED, _NEUTRAL, _NEEDS, _SINGLE, _ESTIMATED = range(7)
 
 
 def _check_choice(value, allowed: Sequence[str], name: str):
-    if value not in allowed:
-        raise ValueError(f"`{name}` must be one of {list(allowed)}. Got {value!r} instead.")
-    return value
+    return check_choice(value, allowed, name)
 
 
 def _validate_labels(labels) -> pd.DataFrame:
@@ -151,11 +152,13 @@ def _status_column(codes: np.ndarray) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=list(STATUSES))
 
 
-def _empty_resolved(votes: bool) -> pd.DataFrame:
+def _empty_resolved(votes: bool, confidence: bool = False) -> pd.DataFrame:
     cols = RESOLVED_COLUMNS if votes else RESOLVED_COLUMNS[:-1]
     out = pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
     out["status"] = _status_column(np.array([], dtype=np.int8))
     out["n_votes"] = out["n_votes"].astype(np.int64)
+    if confidence:
+        out["confidence"] = pd.Series(dtype=float)
     return out
 
 

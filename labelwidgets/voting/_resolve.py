@@ -5,16 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._validate import InputError, check_fraction, check_positive_int
 from . import _votes
 from ._boxes import _resolve_boxes
 from ._common import (
     _AGREED,
     _DISCARDED,
+    _ESTIMATED,
     _NEEDS,
     _NEUTRAL,
     _SINGLE,
     _TIEBROKEN,
     FALLBACKS,
+    METHODS,
     POLICIES,
     _check_choice,
     _codes,
@@ -25,6 +28,7 @@ from ._common import (
     _task_kinds,
     _validate_labels,
 )
+from ._dawid_skene import fit_dawid_skene
 
 # the single-label vote counts use a dense items x labels table up to this many cells
 _DENSE_LIMIT = 1 << 26
@@ -63,6 +67,11 @@ def resolve(
     iou: float = 0.5,
     tasks=None,
     votes: bool = True,
+    *,
+    method: str = "majority",
+    threshold: float = 0.9,
+    n_iter: int = 100,
+    tol: float = 1e-5,
 ) -> pd.DataFrame:
     """One label per (item, task) from several raters' votes, under a disagreement policy.
 
@@ -90,13 +99,27 @@ def resolve(
         there is no ``submission_id``), else ``single``.
     votes : bool, default=True
         Add the ``votes`` column (``False`` leaves it out).
+    method : {"majority", "dawid_skene"}, default="majority"
+        ``"majority"``: the vote counts decide (the rule of :mod:`labelwidgets.voting`).
+        ``"dawid_skene"``: every single-label task gets a Dawid-Skene model (one confusion
+        matrix per rater, estimated by EM from all the task's votes) and each item the label of
+        highest posterior; see Notes. Single-label tasks only: a multi-label or box task
+        raises (resolve those with ``"majority"``).
+    threshold : float, default=0.9
+        ``"dawid_skene"`` only: the least posterior at which a label is decided; an item below
+        it goes to ``policy``.
+    n_iter : int, default=100
+        ``"dawid_skene"`` only: the most EM iterations per task.
+    tol : float, default=1e-5
+        ``"dawid_skene"`` only: EM stops when its lower bound per vote grows by less.
 
     Returns
     -------
     pandas.DataFrame
         ``item_id, task, label, status, n_votes, votes``, one row per (item, task) that has
         a vote, tasks in order of first appearance, items in order of first appearance within
-        a task. ``label`` is a string (single), a sorted list (multi) or a list of box dicts
+        a task; with ``method="dawid_skene"`` also ``confidence`` (the posterior of the
+        chosen label, whether or not it reached ``threshold``). ``label`` is a string (single), a sorted list (multi) or a list of box dicts
         ``label, x, y, w, h`` (box), None for ``discarded`` and ``needs_tiebreak``.
         ``status`` is categorical over :data:`STATUSES`. ``votes`` maps rater -> their answer
         (label, sorted list or list of boxes), raters in name order. On single-label tasks it
@@ -130,6 +153,26 @@ def resolve(
     or more, ``tiebroken`` when every object has a strict majority (label or absent), else the
     fallback.
 
+    **Dawid-Skene** (``method="dawid_skene"``) learns from the whole task how often each rater
+    gives each answer for each true class, and weighs every vote by it: a careful rater
+    outvotes a careless one, and a rater who always confuses two classes is read accordingly.
+    The fit matches crowd-kit's ``DawidSkene`` (the same labels and posteriors to 1e-6 for
+    the same ``n_iter`` and ``tol``), over distinct vote patterns, so it is fast. Posterior
+    ties go to the class first in name order. The status of an item: its posterior reaches
+    ``threshold`` -> ``agreed`` (two or more votes, all for the chosen label), ``single``
+    (one vote), ``estimated`` (some votes dissent); below ``threshold`` -> ``needs_tiebreak``
+    (policy ``"tiebreak"``: another vote is needed, however many it has), ``discarded`` or
+    ``neutral``. ``fallback`` plays no part. Each task needs votes from two raters or more.
+
+    *When it beats majority:* three or more raters per item, or raters of unequal skill who
+    overlap across items (rotating pairs drawn from a team): their disagreements show who is
+    reliable, so a good rater wins a two-against-one dispute with two poor ones, and a
+    near-random rater's votes count for almost nothing. *When it cannot:* the same two raters
+    on every item. Their agreements are explained equally well whoever is the careless one,
+    so a two-vote disagreement stays close to a coin toss between the two answers (only the
+    class priors and confusion patterns tilt it): keep ``threshold`` high and let a third
+    rater decide those items.
+
     Examples
     --------
     >>> votes = pd.DataFrame({"item_id": ["a", "a", "b", "b"], "task": "shape",
@@ -143,6 +186,14 @@ def resolve(
     labels = _validate_labels(labels)
     _check_choice(policy, POLICIES, "policy")
     _check_choice(fallback, FALLBACKS, "fallback")
+    _check_choice(method, METHODS, "method")
+    ds = None
+    if method == "dawid_skene":
+        ds = {
+            "threshold": check_fraction(threshold, "threshold", closed_low=True),
+            "n_iter": check_positive_int(n_iter, "n_iter", minimum=0),
+            "tol": check_fraction(tol, "tol", high=np.inf),
+        }
     if not isinstance(neutral_label, str) or not neutral_label:
         raise ValueError(
             f"`neutral_label` must be a non-empty string. Got {neutral_label!r} instead."
@@ -150,8 +201,10 @@ def resolve(
     if isinstance(iou, bool) or not isinstance(iou, int | float) or not 0 < iou <= 1:
         raise ValueError(f"`iou` must be a number in (0, 1]. Got {iou!r} instead.")
     kinds = _task_kinds(tasks)
+    if ds is not None:
+        _check_options(labels, tasks)
     if len(labels) == 0:
-        return _empty_resolved(votes)
+        return _empty_resolved(votes, confidence=ds is not None)
     rule = _Rule(policy, neutral_label, fallback)
 
     item_c, item_u = _codes(labels["item_id"], names=False)
@@ -184,6 +237,14 @@ def resolve(
     kind_of_row = np.array([("single", "multi", "box").index(k) for k in task_kind], dtype=np.int8)[
         task_c
     ]
+    if ds is not None:
+        other = [(name, kind) for name, kind in zip(task_u, task_kind, strict=True) if kind != "single"]
+        if other:
+            raise InputError(
+                f"`method` 'dawid_skene' resolves single-label tasks only. Got task "
+                f"{other[0][0]!r} of kind {other[0][1]!r} instead; resolve it with "
+                "method='majority' (filter `labels` by task)."
+            )
 
     keep = np.ones(len(labels), dtype=bool)
     if "submission_id" not in labels.columns:  # multi-label / box rows cannot be told apart
@@ -211,14 +272,14 @@ def resolve(
             if not rows.all():
                 cols = (*(c[rows] for c in cols[:4]), np.flatnonzero(rows), None)
             parts.append(
-                _resolve_single(*cols, labels, item_u, task_u, rater_u, lab_u, rule, votes)
+                _resolve_single(*cols, labels, item_u, task_u, rater_u, lab_u, rule, votes, ds)
             )
         elif kind == "multi":
             parts.append(_resolve_multi(labels[rows], rule, votes))
         else:
             parts.append(_resolve_boxes(labels[rows], rule, iou, votes))
     if not parts:
-        return _empty_resolved(votes)
+        return _empty_resolved(votes, confidence=ds is not None)
     out = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
     if n_tasks > 1:  # tasks in order of first appearance (stable: items keep their order)
         order = {name: i for i, name in enumerate(task_u)}
@@ -275,7 +336,7 @@ def _majority(group, lab, n, lab_u, rule: _Rule) -> tuple[np.ndarray, np.ndarray
 
 
 def _resolve_single(item_c, task_c, rater_c, lab, row, n_pair, labels, item_u, task_u, rater_u,
-                    lab_u, rule: _Rule, votes: bool) -> pd.DataFrame:  # fmt: skip
+                    lab_u, rule: _Rule, votes: bool, ds: dict | None = None) -> pd.DataFrame:  # fmt: skip
     """Vectorised resolution of single-label votes: integer codes, row-aligned; ``row`` is
     each vote's position in ``labels`` (item ids are taken from there, keeping their dtype),
     None when the votes are all of its rows; ``n_pair`` the votes per (item, task) code pair
@@ -286,6 +347,7 @@ def _resolve_single(item_c, task_c, rater_c, lab, row, n_pair, labels, item_u, t
     thousand, typically, for a million items).
     """
     n_tasks, n_raters, n_labels = len(task_u), len(rater_u), len(lab_u)
+    key_task = None  # the task code of each key, when there are several tasks
     if row is None and n_tasks == 1:  # the item codes number all items by first appearance
         key = item_c
         n = np.bincount(key, minlength=len(item_u)) if n_pair is None else n_pair
@@ -293,6 +355,7 @@ def _resolve_single(item_c, task_c, rater_c, lab, row, n_pair, labels, item_u, t
         task_col = labels["task"].array[:1].take(np.zeros(len(n), dtype=np.intp))
     else:
         key, first, n = _keys(item_c, task_c, len(item_u), n_tasks, n_pair)
+        key_task = task_c[first]
         first_row = first if row is None else row[first]
         item_ids = labels["item_id"].array.take(first_row)
         task_col = (
@@ -307,8 +370,13 @@ def _resolve_single(item_c, task_c, rater_c, lab, row, n_pair, labels, item_u, t
         r, c = np.nonzero(voted)
         status, label = _majority(r, codes[r, c] % n_labels, voted.sum(axis=1), lab_u, rule)
         status, label = status[pattern], label[pattern]
-    else:
+    elif ds is None:
         status, label = _majority(key, lab, n, lab_u, rule)
+    confidence = None
+    if ds is not None:
+        status, label, confidence = _dawid_skene(
+            key, n, rater_c, lab, key_task, task_u, rater_u, lab_u, rule, ds
+        )
     out = {
         "item_id": item_ids,
         "task": task_col,
@@ -318,7 +386,91 @@ def _resolve_single(item_c, task_c, rater_c, lab, row, n_pair, labels, item_u, t
     }
     if votes:
         out["votes"] = _votes.dicts(codes, names, np.asarray(lab_u, dtype=object))[pattern]
+    if confidence is not None:
+        out["confidence"] = confidence
     return pd.DataFrame(out, copy=False)  # every column is new: nothing to copy
+
+
+def _dawid_skene(key, n, rater_c, lab, key_task, task_u, rater_u, lab_u, rule: _Rule, ds: dict):
+    """Status codes, labels and posteriors of the keys under Dawid-Skene, one model per task.
+
+    The keys of a task are contiguous (:func:`_keys` numbers them task by task).
+    """
+    n_keys = len(n)
+    confidence = np.empty(n_keys)
+    chosen = np.empty(n_keys, dtype=np.int64)  # label codes of lab_u
+    tasks = [0] if key_task is None else np.unique(key_task)
+    for t in tasks:
+        if key_task is None:
+            start, stop, sel = 0, n_keys, slice(None)
+        else:
+            in_task = np.flatnonzero(key_task == t)
+            start, stop = int(in_task[0]), int(in_task[-1]) + 1
+            sel = (key >= start) & (key < stop)
+        fit, classes, _ = dawid_skene_codes(
+            key[sel] - start, rater_c[sel], lab[sel], stop - start, lab_u, ds, task_u[t], rater_u
+        )
+        top = fit.posteriors.argmax(axis=1)
+        confidence[start:stop] = fit.posteriors[np.arange(stop - start), top]
+        chosen[start:stop] = classes[top]
+    same = np.bincount(key, weights=lab == chosen[key], minlength=n_keys)
+    decided = confidence >= ds["threshold"]
+    codes = {"discard": _DISCARDED, "neutral": _NEUTRAL, "tiebreak": _NEEDS}
+    status = np.full(n_keys, codes[rule.policy], dtype=np.int8)
+    status[decided] = _ESTIMATED
+    status[decided & (same == n)] = _AGREED
+    status[decided & (n == 1)] = _SINGLE
+    label = np.asarray(lab_u, dtype=object)[chosen]
+    label[status == _NEUTRAL] = rule.neutral_label
+    label[(status == _DISCARDED) | (status == _NEEDS)] = None
+    return status, label, confidence
+
+
+def dawid_skene_codes(item, rater_c, lab, n_items: int, lab_u, ds: dict, task, rater_u):
+    """Fit one task's Dawid-Skene model from global codes.
+
+    Returns the fit, the label codes (of ``lab_u``) of its classes in name order (the fit's
+    class order) and the rater codes in the fit's rater order.
+    """
+    rater_local, raters = pd.factorize(rater_c)
+    if len(raters) < 2:
+        raise InputError(
+            f"`labels` must hold votes of two raters or more on task {task!r} for "
+            f"method='dawid_skene'. Got only {[rater_u[r] for r in raters]!r} instead; add "
+            "another rater's votes or use method='majority'."
+        )
+    present = np.unique(lab)
+    classes = present[np.argsort(np.asarray(lab_u, dtype=object)[present].astype(str), kind="stable")]
+    local = np.empty(int(present.max()) + 1, dtype=np.int64)
+    local[classes] = np.arange(len(classes))
+    fit = fit_dawid_skene(
+        item, rater_local.astype(np.int64), local[lab], n_items, len(raters), len(classes),
+        n_iter=ds["n_iter"], tol=ds["tol"],
+    )  # fmt: skip
+    return fit, classes, np.asarray(raters)
+
+
+def _check_options(labels: pd.DataFrame, tasks) -> None:
+    """With ``store.tasks()`` (options known), every vote must name a task and one of its options."""
+    if not isinstance(tasks, pd.DataFrame) or "options" not in tasks.columns:
+        return
+    options = dict(zip(tasks["task"], tasks["options"], strict=True))
+    for task in pd.unique(labels["task"]):
+        if task not in options:
+            raise InputError(
+                f"`task` of every vote must be a task of `tasks`: one of {sorted(options)}. "
+                f"Got {task!r} instead."
+            )
+        allowed = list(options[task])
+        if not allowed:
+            continue
+        given = pd.unique(labels.loc[(labels["task"] == task).to_numpy(), "label"].dropna())
+        bad = sorted(str(v) for v in given if v not in set(allowed))
+        if bad:
+            raise InputError(
+                f"`label` of task {task!r} must be one of its options {allowed}. Got {bad!r} "
+                "instead."
+            )
 
 
 def _resolve_multi(df: pd.DataFrame, rule: _Rule, votes: bool) -> pd.DataFrame:

@@ -71,11 +71,13 @@ def test_probabilities_are_out_of_sample_and_find_a_planted_error():
         model.fit(images, labels.iloc[train])
         ids = list(labels["item_id"].iloc[test])
         assert np.array_equal(model.predict_proba(images.subset(ids)), wide.loc[ids].to_numpy())
-    # the format confident learning takes: cleanlab flags exactly the slip
-    filter_ = pytest.importorskip("cleanlab.filter")
-    given = labels["label"].map({"blue": 0, "green": 1, "red": 2}).to_numpy()
-    issues = filter_.find_label_issues(given, wide.loc[labels["item_id"]].to_numpy())
-    assert list(labels["item_id"][issues]) == ["red-03"]
+    # exactly the format the label-error review takes: it flags the slip, suggesting "red"
+    pytest.importorskip("cleanlab")
+    from labelwidgets.voting import label_issues
+
+    issues = label_issues(labels, proba)
+    flagged = issues[issues["is_issue"]]
+    assert list(flagged["item_id"]) == ["red-03"] and flagged["suggested_label"].tolist() == ["red"]
 
 
 def test_seeded_folds_and_bad_input():

@@ -3,8 +3,8 @@
 Confident learning (cleanlab's ``find_label_issues``) ranks labelled items by how likely their
 label is wrong, from probabilities that a model gave *without having trained on them*: a model
 scoring its own training items has memorised their labels, errors included.
-:func:`cross_val_probabilities` provides those probabilities in the long format the label-issue
-review takes: ``item_id, class, probability``.
+:func:`cross_val_probabilities` provides those probabilities in the long format that
+:func:`labelwidgets.voting.label_issues` takes: ``item_id, class, probability``.
 """
 
 from __future__ import annotations
@@ -57,8 +57,9 @@ def cross_val_probabilities(
     Examples
     --------
     >>> from labelwidgets.training import Classifier
+    >>> from labelwidgets.voting import label_issues
     >>> proba = cross_val_probabilities(Classifier(), images, labels, cv=5)  # doctest: +SKIP
-    >>> proba.pivot(index="item_id", columns="class", values="probability")  # doctest: +SKIP
+    >>> label_issues(labels, proba).head()                                 # doctest: +SKIP
     """
     from sklearn.model_selection import StratifiedKFold
 

@@ -9,11 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from labelwidgets._validate import InputError
 from labelwidgets.training.detector import (
     AUGMENT_DEFAULTS,
     augment_args,
+    load_detector,
     predict_boxes,
     read_history,
+    save_detector,
     train_detector,
     training_boxes,
     write_predictions,
@@ -71,8 +74,12 @@ def test_training_boxes_takes_the_latest_submission_per_item(store, tmp_path):
 def test_train_detector_refuses_hub_weights_and_bad_epochs(tmp_path):
     df = pd.DataFrame({"item_id": ["a"], "path": ["a.jpg"], "label": ["circle"],
                        "x": [1.0], "y": [1.0], "w": [2.0], "h": [2.0]})  # fmt: skip
-    with pytest.raises(ValueError, match="must be an ultralytics model YAML.*Got 'yolov8n.pt'"):
+    with pytest.raises(InputError, match="model YAML that ultralytics ships.*Got 'yolov8n.pt'"):
         train_detector(df, CLASSES, tmp_path, model="yolov8n.pt")
+    own = tmp_path / "yolov8n.yaml"  # a YAML of one's own (its `activation` would be eval'd)
+    own.write_text("activation: __import__('os').getcwd()\n")
+    with pytest.raises(InputError, match="a path or a YAML of your own is not accepted"):
+        train_detector(df, CLASSES, tmp_path, model=str(own))
     with pytest.raises(ValueError, match="`epochs` must be an integer >= 1. Got 0"):
         train_detector(df, CLASSES, tmp_path, epochs=0)
 
@@ -166,18 +173,23 @@ def test_train_detector_returns_history_and_weights(trained):
 
 
 @pytest.mark.train
-def test_state_dict_loads_with_weights_only_and_predicts_like_best_pt(trained):
-    import torch
-    from ultralytics import YOLO
-
+def test_saved_detector_round_trips_to_identical_predictions(trained, tmp_path):
     result, images = trained
-    saved = torch.load(result.state_dict, map_location="cpu", weights_only=True)
-    assert saved["classes"] == CLASSES and saved["yaml"] == "yolov8n.yaml"
-    with pytest.raises(Exception, match="Weights only load failed"):
-        torch.load(result.weights, map_location="cpu", weights_only=True)
+    assert result.state_dict.name == "detector.safetensors"
+    from safetensors import safe_open
+
+    with safe_open(str(result.state_dict), "pt") as f:  # tensors + a JSON config, nothing else
+        config = json.loads(f.metadata()["labelwidgets"])
+    assert config == {"format": "labelwidgets.detector", "version": 1, "model": "yolov8n.yaml",
+                      "classes": CLASSES, "imgsz": 96, "name": "yolov8n"}  # fmt: skip
     ids = images.item_ids[:4]
     ours = predict_boxes(result, images, ids, conf=0.0, max_det=5)
-    theirs = predict_boxes(YOLO(str(result.weights)), images, ids, conf=0.0, max_det=5)
+    again = save_detector(result.model(), tmp_path / "again.safetensors", name="yolov8n")
+    assert again.read_bytes() == result.state_dict.read_bytes()
+    pd.testing.assert_frame_equal(predict_boxes(again, images, ids, conf=0.0, max_det=5), ours)
+    # ultralytics' own best.pt (a pickle, loaded only with trust=True) predicts the same boxes
+    theirs = predict_boxes(load_detector(result.weights, trust=True), images, ids, conf=0.0,
+                           max_det=5)  # fmt: skip
     assert list(ours.columns) == ["item_id", "label", "x", "y", "w", "h", "confidence"]
     assert len(ours) == len(theirs) and set(ours["item_id"]) == set(ids)
     pd.testing.assert_frame_equal(ours, theirs, atol=1e-3, rtol=0, check_exact=False)
@@ -207,3 +219,79 @@ def test_predictions_go_back_into_the_store_and_pre_draw(trained, store):
     assert len(human) == len(drawn) and set(human["rater"]) == {"alice"}
     reviews = [json.loads(a)["review"] for a in human["attributes"]]
     assert all(r["verdict"] == "accepted" for r in reviews)  # submitted as drawn
+
+
+# ------------------------------------------------------------------ hostile model files
+class _Payload:
+    """Pickled, it asks the loader to create ``marker``: what a hostile checkpoint would do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import pathlib
+
+        return pathlib.Path.touch, (pathlib.Path(self.marker),)
+
+
+def _safetensors_with_config(path, config):
+    from safetensors.numpy import save_file
+
+    save_file({"w": np.zeros(2, dtype=np.float32)}, str(path),
+              metadata={"labelwidgets": json.dumps(config)})  # fmt: skip
+    return path
+
+
+@pytest.mark.train
+def test_a_pickled_model_file_is_refused_without_trust(tmp_path):
+    import pickle
+
+    marker = tmp_path / "payload-ran"
+    hostile = tmp_path / "best.pt"
+    hostile.write_bytes(pickle.dumps({"model": _Payload(marker)}))
+    with pytest.raises(InputError, match=r"must be a .safetensors file.*pass trust=True only"):
+        load_detector(hostile)
+    with pytest.raises(InputError, match="must be a .safetensors file"):
+        predict_boxes(str(hostile), images=None)
+    renamed = tmp_path / "detector.safetensors"  # the same pickle under a safetensors name
+    renamed.write_bytes(hostile.read_bytes())
+    with pytest.raises(InputError, match="which safetensors cannot read"):
+        load_detector(renamed)
+    assert not marker.exists()
+    pickle.loads(hostile.read_bytes())  # the payload is real: unpickling runs it
+    assert marker.exists()
+
+
+@pytest.mark.train
+def test_an_activation_string_never_reaches_eval(tmp_path):
+    torch = pytest.importorskip("torch")
+    marker = tmp_path / "eval-ran"
+    code = f"__import__('pathlib').Path({str(marker)!r}).touch()"
+    # a dict that torch.load(weights_only=True) accepts, shaped like an ultralytics checkpoint
+    plain = tmp_path / "detector.pt"
+    torch.save({"model": {"yaml": {"activation": code, "nc": 3}}, "names": CLASSES}, plain)
+    assert torch.load(plain, weights_only=True)["model"]["yaml"]["activation"] == code
+    with pytest.raises(InputError, match="pass trust=True only for a file you made"):
+        load_detector(plain)
+    good = {"format": "labelwidgets.detector", "version": 1, "model": "yolov8n.yaml",
+            "classes": CLASSES, "imgsz": 96, "name": "yolov8n"}  # fmt: skip
+    bad_configs = [
+        ({**good, "activation": code}, r"Got unknown keys \['activation'\]"),
+        ({**good, "model": {"activation": code}}, "model YAML that ultralytics ships"),
+        ({**good, "model": str(tmp_path / "yolov8n.yaml")}, "model YAML that ultralytics ships"),
+        ({**good, "model": "yolov8n-cls.yaml"}, "must be a detect layout"),
+        ({**good, "classes": "circle"}, "`classes` must be a list of names"),
+        ({**good, "classes": ["a", 1]}, "`classes` must hold non-empty strings"),
+        ({**good, "imgsz": "96"}, "`imgsz` must be an integer >= 32"),
+        ({**good, "format": "ultralytics"}, "`format` must be 'labelwidgets.detector'"),
+        ({**good, "version": 2}, "`version` must be 1"),
+    ]
+    (tmp_path / "yolov8n.yaml").write_text(f"activation: {code}\n")
+    for i, (config, match) in enumerate(bad_configs):
+        path = _safetensors_with_config(tmp_path / f"bad{i}.safetensors", config)
+        with pytest.raises(InputError, match=match):
+            load_detector(path)
+    wrong = _safetensors_with_config(tmp_path / "wrong.safetensors", good)  # config fine, tensors not
+    with pytest.raises(InputError, match="must hold the tensors of a yolov8n.yaml with 3 classes"):
+        load_detector(wrong)
+    assert not marker.exists()

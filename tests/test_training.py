@@ -10,11 +10,16 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the train extra (torch) is not installed")
 
+from sklearn.base import clone  # noqa: E402
+from sklearn.exceptions import NotFittedError  # noqa: E402
+
+from labelwidgets._validate import InputError  # noqa: E402
 from labelwidgets.training import (  # noqa: E402
     ArrayImages,
     BatchNoise,
     Classifier,
     NoisyStudent,
+    YoloClassifier,
     balance_pseudo_labels,
     build_model,
     per_class_accuracy,
@@ -45,6 +50,11 @@ def first_k(truth, k):
 
 
 FAST = dict(model="tiny_cnn", image_size=12, epochs=2, batch_size=16, verbose=False)
+
+
+def fast_student(**params):
+    """A noisy student whose teacher and students are the tiny, 2-epoch classifier."""
+    return NoisyStudent(Classifier(**FAST), verbose=False, **params)
 
 
 # ------------------------------------------------------------------ pieces
@@ -114,18 +124,143 @@ def test_classifier_learns_colours_and_is_seeded():
     pa, pb = a.predict_proba(images), b.predict_proba(images)
     assert np.array_equal(pa, pb)
     assert pa.shape == (36, 3) and np.allclose(pa.sum(1), 1)
-    assert list(a.history_.columns) == ["epoch", "loss", "train_accuracy", "lr"]
+    assert list(a.history_.columns) == ["epoch", "loss", "train_accuracy", "val_loss",
+                                        "val_accuracy", "lr"]  # fmt: skip
+    assert a.history_["val_loss"].isna().all()  # a fixed number of epochs: no validation split
     assert len(a.history_) == 2  # LABELWIDGETS_TEST_MODE caps the epochs
     pred = a.predict(images)
     assert list(pred.columns) == ["item_id", "label", "confidence"]
     assert (pred["label"] == truth["label"]).mean() > 0.6
 
 
+def test_classifier_is_a_scikit_learn_estimator(tmp_path):
+    clf = Classifier(**FAST)
+    assert clf.get_params()["model"] == "tiny_cnn" and clf.get_params()["epochs"] == 2
+    assert clf.set_params(epochs=3) is clf and clf.epochs == 3
+    twin = clone(clf)
+    assert twin is not clf and twin.get_params() == clf.get_params()
+    assert not hasattr(clf, "model_")  # __init__ stores parameters only
+    images, _ = colour_images(n_per_class=2)
+    with pytest.raises(NotFittedError):
+        clf.predict(images)
+    with pytest.raises(NotFittedError):
+        clf.save(tmp_path / "never.safetensors")
+
+
+def test_classifier_sample_weight_and_soft_labels():
+    images, truth = colour_images(n_per_class=4)
+    labels = first_k(truth, 3)
+    base = Classifier(**FAST).fit(images, labels.iloc[:6].reset_index(drop=True)).predict_proba(images)
+    # weight 0 leaves an item out: the same as not giving it
+    weighted = Classifier(**FAST).fit(images, labels, sample_weight=[1] * 6 + [0] * 3)
+    assert np.array_equal(weighted.predict_proba(images), base)
+    # a one-hot distribution per item in the long format is the same as the hard label
+    classes = sorted(labels["label"].unique())
+    long = pd.DataFrame([(i, c, float(c == y)) for i, y in labels.itertuples(index=False)
+                         for c in classes], columns=["item_id", "class", "probability"])  # fmt: skip
+    hard = Classifier(**FAST).fit(images, labels).predict_proba(images)
+    assert np.array_equal(Classifier(**FAST).fit(images, long).predict_proba(images), hard)
+    doubled = Classifier(**FAST).fit(images, labels, sample_weight=[2] * 9)
+    assert len(doubled.history_) == 2 and not np.array_equal(doubled.predict_proba(images), hard)
+    with pytest.raises(InputError, match="`sample_weight` must hold 9 finite numbers >= 0"):
+        Classifier(**FAST).fit(images, labels, sample_weight=[1, -1])
+    with pytest.raises(InputError, match="probabilities that sum to 1. Got 0.5"):
+        Classifier(**FAST).fit(images, long.assign(probability=long["probability"] / 2))
+    with pytest.raises(InputError, match=r"`labels\['probability'\]` must hold numbers in \[0, 1\]"):
+        Classifier(**FAST).fit(images, long.assign(probability=-1.0))
+
+
+def test_classifier_save_load_round_trip(tmp_path):
+    images, truth = colour_images(n_per_class=4)
+    clf = Classifier(**FAST).fit(images, first_k(truth, 2))
+    path = clf.save(tmp_path / "colours.safetensors")
+    loaded = Classifier.load(path, verbose=False)
+    assert loaded.classes_ == clf.classes_ and loaded.image_size == 12
+    assert np.array_equal(loaded.predict_proba(images), clf.predict_proba(images))
+    pd.testing.assert_frame_equal(loaded.predict(images), clf.predict(images))
+    custom = Classifier(**{**FAST, "model": torch.nn.Sequential(torch.nn.Flatten(),
+                                                                torch.nn.LazyLinear(3))})  # fmt: skip
+    custom.fit(images, first_k(truth, 2))
+    with pytest.raises(InputError, match="`model` must be one of .* to be saved"):
+        custom.save(tmp_path / "custom.safetensors")
+    with pytest.raises(InputError, match="must end with '.safetensors'"):
+        clf.save(tmp_path / "colours.pt")
+
+
+def test_classifier_load_refuses_what_is_not_a_checked_config(tmp_path):
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    images, truth = colour_images(n_per_class=2)
+    path = Classifier(**FAST).fit(images, first_k(truth, 2)).save(tmp_path / "ok.safetensors")
+    tensors = load_file(path)
+    good = {"format": "labelwidgets.classifier", "version": 1, "model": "tiny_cnn",
+            "classes": ["blue", "green", "red"], "image_size": 12}  # fmt: skip
+    for config, match in [
+        ({**good, "activation": "__import__('os').getcwd()"}, r"unknown keys \['activation'\]"),
+        ({**good, "model": "torch.nn.Module"}, "`model` must be one of"),
+        ({**good, "image_size": 10**6}, "`image_size` must be at most 8192"),
+        ({**good, "format": "labelwidgets.detector"}, "must be 'labelwidgets.classifier'"),
+        ({**good, "classes": ["a", "b"]}, "must hold the tensors of a tiny_cnn with 2 classes"),
+    ]:
+        bad = tmp_path / "bad.safetensors"
+        save_file(tensors, str(bad), metadata={"labelwidgets": json.dumps(config)})
+        with pytest.raises(InputError, match=match):
+            Classifier.load(bad)
+    pickled = tmp_path / "model.safetensors"
+    torch.save({"state_dict": tensors}, pickled)
+    with pytest.raises(InputError, match="which safetensors cannot read"):
+        Classifier.load(pickled)
+
+
+def test_defaults_read_the_data():
+    from labelwidgets.training.classifier import (
+        default_epochs,
+        default_image_size,
+        validation_split,
+    )
+
+    for side, expected in ((8, 16), (25, 25), (40, 40), (96, 64)):
+        images = ArrayImages(np.zeros((3, side, side), dtype=np.uint8))
+        assert default_image_size(images, images.item_ids) == expected
+    wide = ArrayImages(np.zeros((2, 20, 30), dtype=np.uint8))  # the longest side counts
+    assert default_image_size(wide, wide.item_ids) == 30
+    assert default_epochs(500) == 20 and default_epochs(10**6) == 5 and default_epochs(10) == 100
+    labels = np.array(["a"] * 5 + ["b"] * 20 + ["c"])
+    mask = validation_split(labels, 0.1, seed=0)
+    assert not mask[:5].any() and mask[5:25].sum() == 2 and not mask[25]  # 10+ items only
+    assert np.array_equal(mask, validation_split(labels, 0.1, seed=0))
+    assert not np.array_equal(mask, validation_split(labels, 0.1, seed=1))
+
+
+def test_early_stopping_keeps_the_best_epoch():
+    from labelwidgets.training.classifier import default_epochs, validation_split
+
+    images, truth = colour_images(n_per_class=10)
+    rng = np.random.default_rng(0)
+    noise = truth.assign(label=rng.permutation(truth["label"].to_numpy()))  # nothing to learn
+    clf = Classifier(model="tiny_cnn", patience=2, verbose=False).fit(images, noise)
+    h = clf.history_
+    assert clf.image_size_ == 16 and clf.n_epochs_ < 100
+    assert h["val_loss"].notna().all() and len(h) == clf.n_epochs_
+    best = clf.best_epoch_
+    assert h.loc[best - 1, "val_loss"] <= h["val_loss"].min() + 1e-4
+    assert clf.n_epochs_ - best == 2 and clf.n_epochs_ < default_epochs(27 * 10)  # stopped early
+    # the weights kept are the best epoch's: its validation loss is reproduced exactly
+    val = validation_split(noise["label"].to_numpy(), 0.1, seed=0)
+    held = noise[val]
+    proba = clf.predict_proba(images.subset(held["item_id"]))
+    columns = [clf.classes_.index(c) for c in held["label"]]
+    loss = -np.log(proba[np.arange(len(held)), columns]).mean()
+    assert loss == pytest.approx(h.loc[best - 1, "val_loss"], rel=1e-6)
+
+
 # ------------------------------------------------------------ noisy student
 def test_zero_rounds_is_exactly_the_teacher():
     images, truth = colour_images()
     labels = first_k(truth, 3)
-    ns = NoisyStudent(rounds=0, random_state=7, **FAST).fit(images, labels)
+    ns = fast_student(rounds=0, random_state=7).fit(images, labels)
     teacher = Classifier(random_state=7, **FAST).fit(images, labels)
     assert ns.n_rounds_ == 0 and ns.student_ is ns.teacher_
     assert np.array_equal(ns.predict_proba(images), teacher.predict_proba(images))
@@ -133,13 +268,33 @@ def test_zero_rounds_is_exactly_the_teacher():
     assert ns.pseudo_labels_.empty and len(ns.history_) == 1
 
 
+def test_noisy_student_is_an_estimator_that_clones_its_student():
+    teacher, student = Classifier(**FAST), Classifier(**{**FAST, "model": "small_cnn"})
+    ns = NoisyStudent(teacher, student, rounds=2, threshold=0.4, random_state=5, verbose=False)
+    params = ns.get_params()
+    assert params["teacher"] is teacher and params["student__model"] == "small_cnn"
+    ns.set_params(student__epochs=1)
+    assert student.epochs == 1
+    assert clone(ns).get_params()["student__epochs"] == 1 and clone(ns).student is not student
+    with pytest.raises(NotFittedError):
+        ns.predict(np.zeros((2, 4, 4)))
+    images, truth = colour_images()
+    ns.fit(images, first_k(truth, 3))
+    assert not hasattr(teacher, "model_") and not hasattr(student, "model_")  # never fitted
+    assert ns.model_names_ == ["tiny_cnn-r0", "small_cnn-r1", "small_cnn-r2"]
+    assert len({id(m) for m in ns.models_}) == 3
+    assert [m.random_state for m in ns.models_] == [5, 6, 7]
+    assert all(m.classes == ns.classes_ for m in ns.models_)
+    assert (ns.curves_.groupby("round")["epoch"].max() <= 2).all()
+
+
 def test_noisy_student_rounds_history_and_predictions():
     images, truth = colour_images()
     labels = first_k(truth, 3)
-    ns = NoisyStudent(rounds=2, threshold=0.4, **FAST).fit(images, labels, truth=truth)
+    ns = fast_student(rounds=2, threshold=0.4).fit(images, labels, truth=truth)
     h = ns.history_
     assert list(h.columns) == ["round", "model", "n_labeled", "n_pseudo", "n_train",
-                               "val_accuracy", "pseudo_accuracy"]  # fmt: skip
+                               "val_accuracy", "pseudo_accuracy", "seconds"]  # fmt: skip
     assert list(h["round"]) == [0, 1, 2] and ns.n_rounds_ == 2
     assert list(h["model"]) == ["tiny_cnn-r0", "tiny_cnn-r1", "tiny_cnn-r2"]
     assert (h["n_labeled"] == 9).all() and h["val_accuracy"].notna().all()
@@ -148,6 +303,7 @@ def test_noisy_student_rounds_history_and_predictions():
     assert set(pseudo["round"]) == {1, 2} and len(pseudo) == 2 * 27
     assert (pseudo.loc[pseudo["kept"], "confidence"] >= 0.4).all()
     assert (pseudo.loc[~pseudo["kept"], "copies"] == 0).all()
+    assert (h.loc[1:, "n_train"].to_numpy() == 9 + pseudo.groupby("round")["copies"].sum()).all()
     assert not set(pseudo["item_id"]) & set(labels["item_id"])  # only the pool
     assert ns.classes_ == ["blue", "green", "red"] and ns.model_ is ns.models_[-1]
     pred = ns.predict(images)
@@ -155,31 +311,54 @@ def test_noisy_student_rounds_history_and_predictions():
     assert ns.predict(images, round=0).equals(pd.DataFrame(ns.teacher_.predict(images)))
     table = ns.per_class_accuracy(images, truth)
     assert list(table.columns) == ["label", "n", *ns.model_names_]
+    assert ns.score(images, truth, round=0) == table.iloc[-1]["tiny_cnn-r0"]
     fig = ns.plot_history()
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 3
-    with pytest.raises(ValueError, match=r"`round` must be an integer in \[0, 2\]"):
+    with pytest.raises(InputError, match=r"`round` must be an integer in \[0, 2\]"):
         ns.predict(images, round=5)
 
 
-def test_pseudo_labels_written_to_store(store):
+def test_soft_pseudo_labels_train_the_students():
+    images, truth = colour_images()
+    ns = fast_student(rounds=1, threshold=0.4, soft=True).fit(images, first_k(truth, 3))
+    hard = fast_student(rounds=1, threshold=0.4).fit(images, first_k(truth, 3))
+    assert ns.n_rounds_ == 1 and np.allclose(ns.predict_proba(images).sum(1), 1)
+    assert np.array_equal(ns.predict_proba(images, round=0), hard.predict_proba(images, round=0))
+    assert not np.array_equal(ns.predict_proba(images), hard.predict_proba(images))
+
+
+def test_fit_writes_nothing_and_pseudo_labels_are_one_submission_per_round(store):
     images, truth = colour_images()
     labels = first_k(truth, 3)
-    ns = NoisyStudent(rounds=2, threshold=0.4, store=store, task="colour", **FAST)
-    ns.fit(images, labels)
-    rows = store.labels(task="colour", source="pseudo")
+    ns = fast_student(rounds=2, threshold=0.4).fit(images, labels)
+    assert store.annotations().empty and store.tasks().empty  # fit wrote nothing
+    sids = ns.write_pseudo_labels(store, task="colour")
+    log = store.annotations()
     kept = ns.pseudo_labels_[ns.pseudo_labels_["kept"]]
+    assert len(sids) == 2 and log.groupby("submission_id")["round"].nunique().eq(1).all()
+    assert sorted(log["submission_id"].unique()) == sorted(sids)  # one append per round
+    rows = store.labels(task="colour", source="pseudo")
     assert len(rows) == len(kept) > 0
     assert set(rows["round"]) == set(kept["round"]) == {1, 2}
     assert set(rows["rater"]) == set(rows["model"]) == {"tiny_cnn-r0", "tiny_cnn-r1"}
     merged = rows.merge(kept, on=["item_id", "round"], suffixes=("", "_ns"))
-    assert (merged["label"] == merged["label_ns"]).all()
+    assert len(merged) == len(kept) and (merged["label"] == merged["label_ns"]).all()
     assert np.allclose(merged["confidence"], merged["confidence_ns"])
     assert store.tasks().set_index("task").loc["colour", "options"] == ["blue", "green", "red"]
+    again = ns.write_pseudo_labels(store, task="colour", rounds=[2])
+    assert len(again) == 1 and set(store.annotations()["submission_id"]) == {*sids, *again}
+    with pytest.raises(InputError, match=r"`rounds` must be among \[1, 2\]. Got \[3\]"):
+        ns.write_pseudo_labels(store, task="colour", rounds=[3])
+    store.register_task("boxes", ["blue"], kind="box")
+    with pytest.raises(InputError, match="must be a single-label task whose options include"):
+        ns.write_pseudo_labels(store, task="boxes")
+    with pytest.raises(NotFittedError):
+        fast_student().write_pseudo_labels(store)
 
 
 def test_weakest_pseudo_labels_are_tagger_suggestions():
     images, truth = colour_images()
-    ns = NoisyStudent(rounds=1, **FAST).fit(images, first_k(truth, 3))
+    ns = fast_student(rounds=1).fit(images, first_k(truth, 3))
     weak = ns.weakest_pseudo_labels(5)
     assert list(weak.columns) == ["item_id", "task", "label", "confidence", "model"]
     assert len(weak) == 5 and weak["confidence"].is_monotonic_increasing
@@ -194,7 +373,7 @@ def test_weakest_pseudo_labels_are_tagger_suggestions():
 def test_few_shot_new_class_joins_the_loop():
     images, truth = colour_images()
     two = truth[truth["label"] != "blue"]
-    ns = NoisyStudent(rounds=1, threshold=0.3, **FAST).fit(images, first_k(two, 3))
+    ns = fast_student(rounds=1, threshold=0.3).fit(images, first_k(two, 3))
     assert ns.classes_ == ["green", "red"]
     labels = first_k(truth, 3)  # three examples of the new class "blue"
     ns.fit(images, labels, truth=truth)
@@ -226,7 +405,7 @@ def test_mixed_sizes_and_modes_from_files(tmp_path):
     assert len(images.items) == 8
     labels = images.items[["item_id"]].assign(label=[r["label"] for r in rows])
     labels.loc[[0, 1], "label"] = None  # two unlabelled
-    ns = NoisyStudent(rounds=1, threshold=0.01, **FAST).fit(images, labels)
+    ns = fast_student(rounds=1, threshold=0.01).fit(images, labels)
     assert len(ns.predict(images)) == 8 and ns.n_rounds_ == 1
 
 
@@ -234,40 +413,44 @@ def test_mixed_sizes_and_modes_from_files(tmp_path):
 def test_bad_input_errors():
     images, truth = colour_images(n_per_class=4)
     labels = first_k(truth, 2)
-    with pytest.raises(ValueError, match="`labels` must label at least one item"):
-        NoisyStudent(**FAST).fit(images, labels.iloc[:0])
-    with pytest.raises(ValueError, match="`labels` must label at least one item"):
-        NoisyStudent(**FAST).fit(images, labels.assign(item_id="elsewhere/" + labels["item_id"]))
-    with pytest.raises(ValueError, match=r"Got none for \['yellow'\]"):
-        NoisyStudent(classes=["red", "green", "blue", "yellow"], **FAST).fit(images, labels)
-    with pytest.raises(ValueError, match="must only use the classes"):
-        NoisyStudent(classes=["red", "green"], **FAST).fit(images, labels)
+    with pytest.raises(InputError, match="`labels` must label at least one item"):
+        fast_student().fit(images, labels.iloc[:0])
+    with pytest.raises(InputError, match="`labels` must label at least one item"):
+        fast_student().fit(images, labels.assign(item_id="elsewhere/" + labels["item_id"]))
+    with pytest.raises(InputError, match=r"Got none for \['yellow'\]"):
+        fast_student(classes=["red", "green", "blue", "yellow"]).fit(images, labels)
+    with pytest.raises(InputError, match="must only use the classes"):
+        fast_student(classes=["red", "green"]).fit(images, labels)
     for bad in (0, -0.1, 1.5, "0.7"):
-        with pytest.raises(ValueError, match=r"`threshold` must be a number in \(0, 1\]"):
-            NoisyStudent(threshold=bad, **FAST).fit(images, labels)
-    with pytest.raises(ValueError, match="`rounds` must be an integer >= 0. Got -1 instead."):
-        NoisyStudent(rounds=-1, **FAST).fit(images, labels)
-    with pytest.raises(ValueError, match="`labels` must be a DataFrame with columns"):
-        NoisyStudent(**FAST).fit(images, labels.rename(columns={"label": "shape"}))
-    with pytest.raises(TypeError, match="`images` must be an ImageSet"):
-        NoisyStudent(**FAST).fit([1, 2, 3], labels)
-    with pytest.raises(ValueError, match="must give one label per item"):
-        NoisyStudent(**FAST).fit(images, pd.concat([labels, labels.assign(label="red")]))
-    with pytest.raises(RuntimeError, match="not fitted yet"):
+        with pytest.raises(InputError, match=r"`threshold` must be a number in \(0, 1\]"):
+            fast_student(threshold=bad).fit(images, labels)
+    with pytest.raises(InputError, match="`rounds` must be an integer >= 0. Got -1 instead."):
+        fast_student(rounds=-1).fit(images, labels)
+    with pytest.raises(InputError, match=r"`labels` must have columns \['item_id', 'label'\]"):
+        fast_student().fit(images, labels.rename(columns={"label": "shape"}))
+    with pytest.raises(InputError, match="`images` must be an ImageSet"):
+        fast_student().fit([1, 2, 3], labels)
+    with pytest.raises(InputError, match="must give one label per item"):
+        fast_student().fit(images, pd.concat([labels, labels.assign(label="red")]))
+    with pytest.raises(InputError, match="`student` must be a scikit-learn-style estimator"):
+        NoisyStudent(student="small_cnn").fit(images, labels)
+    with pytest.raises(InputError, match="`epochs` must be an integer >= 1. Got 0"):
+        Classifier(epochs=0).fit(images, labels)
+    with pytest.raises(NotFittedError):
         NoisyStudent().predict(images)
 
 
 def test_empty_pool_trains_the_teacher_and_says_so():
     images, truth = colour_images(n_per_class=3)
     with pytest.warns(UserWarning, match="unlabelled pool is empty"):
-        ns = NoisyStudent(rounds=2, **FAST).fit(images, truth)
+        ns = fast_student(rounds=2).fit(images, truth)
     assert ns.n_rounds_ == 0 and len(ns.history_) == 1
     assert ns.weakest_pseudo_labels(3).empty
 
 
 def test_threshold_nobody_reaches_stops_with_a_warning():
     images, truth = colour_images(n_per_class=4)
-    ns = NoisyStudent(rounds=2, threshold=1.0, **FAST)
+    ns = fast_student(rounds=2, threshold=1.0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ns.fit(images, first_k(truth, 1))
@@ -281,8 +464,8 @@ def test_yolo_classification_backend(tmp_path, monkeypatch):
     monkeypatch.setenv("LABELWIDGETS_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("YOLO_CONFIG_DIR", raising=False)
     images, truth = colour_images(n_per_class=5)
-    ns = NoisyStudent(model="yolov8n-cls", rounds=1, threshold=0.01, image_size=32, batch_size=8,
-                      verbose=False)  # fmt: skip
+    yolo = YoloClassifier(image_size=32, batch_size=8, verbose=False)
+    ns = NoisyStudent(yolo, rounds=1, threshold=0.01, verbose=False)
     ns.fit(images, first_k(truth, 2), truth=truth)
     assert ns.model_names_ == ["yolov8n-cls-r0", "yolov8n-cls-r1"] and ns.n_rounds_ == 1
     proba = ns.predict_proba(images)

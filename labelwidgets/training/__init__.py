@@ -4,13 +4,16 @@ Heavy dependencies (torch, torchvision, ultralytics) are imported when a model i
 trained, not when this package is imported.
 """
 
+from ._yolo_cls import YoloClassifier
 from .augment import BatchNoise
 from .classifier import Classifier
+from .crossval import cross_val_probabilities
 from .data import ArrayImages
 from .detector import (
     TrainedDetector,
     load_detector,
     predict_boxes,
+    save_detector,
     train_detector,
     write_predictions,
 )
@@ -26,9 +29,12 @@ __all__ = [
     "TrainedDetector",
     "balance_pseudo_labels",
     "build_model",
+    "cross_val_probabilities",
     "load_detector",
     "per_class_accuracy",
     "predict_boxes",
+    "save_detector",
     "train_detector",
     "write_predictions",
+    "YoloClassifier",
 ]

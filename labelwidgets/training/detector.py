@@ -27,11 +27,14 @@ left out of ``augment`` are off; any other ultralytics augmentation argument (``
 ``scale``, ``translate``, ``hsv_h``, ``hsv_s``, ``shear``, ``perspective``, ``mixup``,
 ``copy_paste``) may be given too and keeps ultralytics' default when not.
 
-Weights: ultralytics saves ``best.pt`` / ``last.pt`` as pickled Python objects (the model
-class, its optimizer, training arguments), which ``torch.load(..., weights_only=True)`` refuses.
-:func:`train_detector` therefore also writes ``detector.pt``: a plain dict of tensors, class
-names and the YAML name that loads with ``weights_only=True``; :func:`load_detector` rebuilds
-the model from it.
+Weights: ultralytics saves ``best.pt`` / ``last.pt`` as pickles (the model class, its optimizer,
+training arguments): loading one runs whatever code the file names, and even a file that
+``torch.load(..., weights_only=True)`` accepts can carry a model dict whose ``activation`` string
+ultralytics passes to ``eval``. :func:`train_detector` therefore also writes
+``detector.safetensors`` (:func:`save_detector`): the tensors, and a JSON config (the name of the
+model YAML that ultralytics ships, the class names, the image size, the model name) that
+:func:`load_detector` checks key by key before it rebuilds the network from ultralytics' own
+YAML. Loading any other file is an explicit ``trust=True``.
 """
 
 from __future__ import annotations
@@ -46,14 +49,16 @@ import numpy as np
 import pandas as pd
 
 from .._offline import test_mode
-from .._validate import check_names
+from .._validate import InputError, check_names
 from ..detect import boxes_from_result
+from ._weights import read_weights, save_weights, ultralytics_yaml
 
 __all__ = [
     "train_detector",
     "predict_boxes",
     "write_predictions",
     "load_detector",
+    "save_detector",
     "augment_args",
     "training_boxes",
     "TrainedDetector",
@@ -179,10 +184,11 @@ class TrainedDetector:
     Attributes
     ----------
     weights : pathlib.Path
-        ultralytics' ``best.pt`` (load with ``YOLO(weights)``; pickled, not ``weights_only``).
+        ultralytics' ``best.pt``, a pickle: ``load_detector(weights, trust=True)`` runs any code
+        it names, so only for this file, which your own training wrote.
     state_dict : pathlib.Path
-        ``detector.pt``: tensors, class names and YAML name; loads with
-        ``torch.load(path, weights_only=True)`` and :func:`load_detector`.
+        ``detector.safetensors``: the tensors and a checked JSON config; load it with
+        :func:`load_detector` (nothing in it can run).
     history : pandas.DataFrame
         One row per epoch: ``epoch, train_box_loss, train_cls_loss, train_dfl_loss,
         val_box_loss, val_cls_loss, val_dfl_loss, precision, recall, map50, map50_95``.
@@ -292,10 +298,11 @@ def train_detector(
         Class names; class id ``k`` is ``classes[k]``.
     out_dir : str or path-like
         Folder for the YOLO dataset (``data/``), ultralytics' run (``run/``) and
-        ``detector.pt``.
+        ``detector.safetensors``.
     model : str, default="yolov8n.yaml"
-        An ultralytics model YAML (``yolov8n.yaml``, ``yolo11n.yaml``, ...); built from
-        scratch, never downloaded.
+        The name of a detection model YAML that ultralytics ships (``yolov8n.yaml``,
+        ``yolo11n.yaml``, ...), read from ultralytics' package (never from the working folder);
+        built from scratch, never downloaded.
     epochs : int or None, default=None
         Training epochs (default 50, or 2 when ``LABELWIDGETS_TEST_MODE`` is set).
     imgsz : int or None, default=None
@@ -338,11 +345,7 @@ def train_detector(
         epochs = 2 if test_mode() else 50
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"`epochs` must be an integer >= 1. Got {epochs!r} instead.")
-    if not str(model).endswith((".yaml", ".yml")):
-        raise ValueError(
-            f"`model` must be an ultralytics model YAML such as 'yolov8n.yaml' (weights are never "
-            f"downloaded). Got {model!r} instead."
-        )
+    yaml_path = ultralytics_yaml(model, task="detect")
     if isinstance(store_or_df, pd.DataFrame):
         df = store_or_df
     else:
@@ -363,7 +366,7 @@ def train_detector(
 
     if device is None:
         device = "0" if torch.cuda.is_available() else "cpu"
-    yolo = YOLO(str(model))
+    yolo = YOLO(str(yaml_path))
     bar = tqdm(
         total=epochs, desc=f"Training {Path(model).stem}", unit="epoch", disable=not progress
     )
@@ -393,67 +396,117 @@ def train_detector(
     save_dir = Path(yolo.trainer.save_dir)
     weights = save_dir / "weights" / "best.pt"
     name = name or Path(model).stem
-    state = out / "detector.pt"
-    _save_state_dict(weights, state, model=str(model), classes=classes, imgsz=imgsz, name=name)
+    state = save_detector(yolo, out / "detector.safetensors", imgsz=imgsz, name=name)
     return TrainedDetector(
         weights=weights, state_dict=state, history=read_history(save_dir / "results.csv"),
         classes=classes, name=name, data_yaml=data_yaml,
     )  # fmt: skip
 
 
-def _save_state_dict(
-    weights: Path, target: Path, model: str, classes, imgsz: int, name: str
-) -> None:
-    """Copy ultralytics' checkpoint as plain tensors + names (loadable with weights_only=True)."""
-    import torch
+def save_detector(model, path, *, imgsz: int | None = None, name: str | None = None) -> Path:
+    """Write a YOLO detector as ``.safetensors``: its tensors and a checked JSON config.
 
-    ckpt = torch.load(weights, map_location="cpu", weights_only=False)  # our own file, just written
-    net = ckpt["ema"] if ckpt.get("ema") is not None else ckpt["model"]
-    net = net.float()
-    torch.save(
-        {"format": "labelwidgets-detector-1", "yaml": model, "classes": list(classes),
-         "imgsz": int(imgsz), "name": name,
-         "state_dict": {k: v.detach().clone() for k, v in net.state_dict().items()}},
-        target,
-    )  # fmt: skip
+    Parameters
+    ----------
+    model : ultralytics.YOLO
+        A detector built from a model YAML that ultralytics ships (as :func:`train_detector`
+        and :func:`load_detector` make them).
+    path : str or path-like
+        The file to write; must end with ``.safetensors``.
+    imgsz : int or None, default=None
+        The image size to predict at (default: the model's own, else 640).
+    name : str or None, default=None
+        The model name written into the store with its predictions (default: the YAML's stem).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    net = getattr(model, "model", None)
+    yaml = getattr(net, "yaml", None)
+    if not isinstance(yaml, Mapping) or not hasattr(net, "state_dict"):
+        raise InputError(
+            f"`model` must be an ultralytics YOLO detector. Got {type(model).__name__} instead."
+        )
+    layout = Path(str(yaml.get("yaml_file", ""))).name
+    ultralytics_yaml(layout, task="detect")
+    names = net.names
+    classes = [names[i] for i in range(len(names))] if isinstance(names, Mapping) else list(names)
+    if imgsz is None:
+        imgsz = getattr(model, "overrides", {}).get("imgsz") or 640
+    config = {
+        "format": "labelwidgets.detector", "version": 1, "model": layout,
+        "classes": [str(c) for c in classes], "imgsz": int(imgsz),
+        "name": name or Path(layout).stem,
+    }  # fmt: skip
+    tensors = {k: v.float() if v.is_floating_point() else v for k, v in net.state_dict().items()}
+    return save_weights(path, tensors, config)
 
 
-def load_detector(path: str | os.PathLike):
-    """An ultralytics YOLO model from ``detector.pt`` (loaded with ``weights_only=True``).
+def load_detector(path: str | os.PathLike, *, trust: bool = False):
+    """An ultralytics YOLO detector from ``detector.safetensors``, without running any code.
 
-    Also accepts ultralytics' own ``.pt`` files (``best.pt``), which ultralytics unpickles:
-    load those only from a source you trust.
+    The file's JSON config is checked key by key (the name of a detection YAML that ultralytics
+    ships, class names, image size, model name; nothing else), the network is built from
+    ultralytics' own YAML and the tensors are loaded into it, shapes checked.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.safetensors`` file written by :func:`train_detector` or :func:`save_detector`.
+    trust : bool, default=False
+        Also load any other file with ``ultralytics.YOLO(path)``, such as ultralytics' own
+        ``best.pt``. Those files are pickles: loading one runs whatever code its author put in
+        it, with your permissions (delete files, read keys, send data away), and ultralytics
+        evaluates the ``activation`` string of the model dict inside. Pass ``trust=True`` only
+        for a file you made yourself or got from someone you trust as much as the code you
+        install.
+
+    Returns
+    -------
+    ultralytics.YOLO
     """
     from .._offline import prepare_ultralytics
 
     prepare_ultralytics()
-    import torch
-    from ultralytics import YOLO
-
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"`path` must be an existing weights file. Got {str(path)!r} instead."
-        )
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # ultralytics' pickled checkpoint
+    if path.suffix != ".safetensors":
+        if not trust:
+            raise InputError(
+                f"`path` must be a .safetensors file written by train_detector or "
+                f"save_detector. Got {str(path)!r} instead. Other model files (ultralytics' "
+                "best.pt, any .pt) are pickles that can run code when loaded: pass trust=True "
+                "only for a file you made or got from someone you trust."
+            )
+        if not path.is_file():
+            raise InputError(f"`path` must be an existing file. Got {str(path)!r} instead.")
+        from ultralytics import YOLO
+
         return YOLO(str(path))
-    if not (isinstance(saved, dict) and saved.get("format") == "labelwidgets-detector-1"):
-        raise ValueError(
-            f"`path` must be a detector.pt written by train_detector or an ultralytics .pt. "
-            f"Got {str(path)!r}, a {type(saved).__name__} without that format."
-        )
+    config, tensors = read_weights(path, "detector")
+    yaml_path = ultralytics_yaml(config["model"], task="detect")
+    from ultralytics import YOLO
     from ultralytics.nn.tasks import DetectionModel
 
-    net = DetectionModel(saved["yaml"], nc=len(saved["classes"]), verbose=False)
-    net.load_state_dict(saved["state_dict"])
-    net.names = dict(enumerate(saved["classes"]))
+    classes = config["classes"]
+    net = DetectionModel(str(yaml_path), nc=len(classes), verbose=False)
+    expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in tensors.items()}
+    if got != expected:
+        wrong = sorted(set(got) ^ set(expected)) or [k for k in got if got[k] != expected[k]]
+        raise InputError(
+            f"`path` must hold the tensors of a {config['model']} with {len(classes)} classes. "
+            f"Got {str(path)!r}, whose tensors differ (first: {wrong[:3]}) instead."
+        )
+    net.load_state_dict(tensors)
+    net.names = dict(enumerate(classes))
     net.eval()
-    yolo = YOLO(saved["yaml"], task="detect")
+    yolo = YOLO(str(yaml_path), task="detect")
+    net.args, net.task = yolo.model.args, "detect"
     yolo.model = net
-    yolo.overrides["imgsz"] = saved["imgsz"]
-    yolo.model_name = saved["name"]
+    yolo.overrides["imgsz"] = config["imgsz"]
+    yolo.model_name = config["name"]
     return yolo
 
 

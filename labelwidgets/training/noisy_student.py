@@ -8,23 +8,34 @@ augmentation, dropout, stochastic depth); the student becomes the teacher; repea
 Pseudo-labels are **hard** by default (the teacher's top class, one-hot): they are what the label
 store records and what a human confirms or corrects, and on scikit-learn's digits they did as
 well as soft ones (``soft=True`` trains on the teacher's full probability vectors instead).
+
+:class:`NoisyStudent` is a scikit-learn estimator around two others, the teacher and the student
+(a :class:`~labelwidgets.training.Classifier` by default): every round fits a fresh
+:func:`sklearn.base.clone` of them through their public ``fit`` and ``predict_proba``. ``fit``
+writes nothing anywhere; :meth:`NoisyStudent.write_pseudo_labels` records the pseudo-labels in a
+label store, one transaction per round.
 """
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils.validation import check_is_fitted
 
-from .classifier import Classifier, _check_positive_int, _classes, proba_frame
-from .data import check_images, check_labels, item_ids_of, load_images
+from .._validate import InputError, check_fraction, check_name, check_positive_int
+from .classifier import Classifier, proba_frame
+from .data import check_classes, check_images, check_labels, item_ids_of
 from .models import model_name
 
 __all__ = ["NoisyStudent", "balance_pseudo_labels", "per_class_accuracy"]
 
 HISTORY_COLUMNS = [
     "round", "model", "n_labeled", "n_pseudo", "n_train", "val_accuracy", "pseudo_accuracy",
+    "seconds",
 ]  # fmt: skip
 PSEUDO_COLUMNS = ["round", "item_id", "label", "confidence", "kept", "copies", "model"]
 
@@ -92,59 +103,42 @@ def per_class_accuracy(predictions: pd.DataFrame, truth: pd.DataFrame) -> pd.Dat
     return out
 
 
-class NoisyStudent:
-    """Self-training with a noised student, iterated (scikit-learn-style estimator).
+class NoisyStudent(BaseEstimator):
+    """Self-training with a noised student, iterated (a scikit-learn estimator).
 
     Parameters
     ----------
-    model : str, torch.nn.Module or callable, default="small_cnn"
-        The teacher: ``"small_cnn"``, ``"wide_cnn"``, ``"resnet18"`` (untrained torch networks),
-        ``"yolov8n-cls"`` (ultralytics, built from its yaml), or any ``torch.nn.Module`` (or
-        factory ``n_classes -> nn.Module``).
-    student_model : same as ``model``, optional
-        The students (equal or larger capacity, e.g. ``"wide_cnn"``); default ``model``.
+    teacher : estimator or None, default=None
+        What the first model is: any estimator with ``fit(images, labels, sample_weight=None)``,
+        ``predict_proba(images)`` and ``get_params`` (scikit-learn's API), such as
+        :class:`~labelwidgets.training.Classifier` or
+        :class:`~labelwidgets.training.YoloClassifier`. Never fitted itself: each round fits
+        a :func:`~sklearn.base.clone`. None means ``Classifier(verbose=verbose)``.
+    student : estimator or None, default=None
+        What every later round trains (equal or larger capacity than the teacher, e.g.
+        ``Classifier(model="wide_cnn")``), cloned afresh each round; None means ``teacher``.
     rounds : int, default=3
         Student generations; ``0`` trains the teacher only.
     threshold : float, default=0.7
         Keep pseudo-labels whose confidence is at least this, in ``(0, 1]``.
     balance : bool, default=True
-        Balance pseudo-labels per class (see :func:`balance_pseudo_labels`).
-    image_size : int, default=64
-        Images are resized to a square of this side.
-    epochs : int, default=30
-        Training epochs of the teacher (and of the students unless ``student_epochs``).
-    student_epochs : int, optional
-        Training epochs of each student; default ``epochs``.
-    batch_size : int, default=64
-        Images per optimiser step.
-    lr : float, default=0.003
-        Peak learning rate (AdamW, one-cycle).
-    magnitude : float, default=0.5
-        Strength of the augmentation noise in ``[0, 1]``.
-    flips : bool, default=False
-        Include horizontal flips in the noise (photos yes; digits, text, arrows no).
+        Balance pseudo-labels per class (see :func:`balance_pseudo_labels`); the copies become
+        the students' ``sample_weight``.
     soft : bool, default=False
         Train students on the teacher's probability vectors instead of hard pseudo-labels.
-    classes : sequence of str, optional
+    classes : sequence of str or None, default=None
         The class list; every class needs at least one human label. Default: the labels seen.
     random_state : int, default=0
-        Seed; round ``r`` trains with ``random_state + r``.
-    store : LabelStore, optional
-        Where each round's kept pseudo-labels are written (``source="pseudo"``, rater and
-        ``model`` the teacher's name, ``round``, ``confidence``).
-    task : str, default="label"
-        The store task the pseudo-labels answer.
-    device : str, optional
-        Torch device; default CUDA when present, else the CPU.
+        Seed; round ``r`` sets the clone's ``random_state`` to ``random_state + r``.
     verbose : bool, default=True
-        Progress bars over rounds and epochs.
+        A progress bar over rounds (the estimators show their own).
 
     Attributes
     ----------
     classes_ : list of str
-        Classes in output order.
+        Classes in output order (each round's model is given ``classes=classes_``).
     models_ : list
-        The trained model of every round (``models_[0]`` is the teacher).
+        The fitted estimator of every round (``models_[0]`` is the teacher).
     teacher_, student_, model_
         The first model, the last model (``model_`` is ``student_``).
     model_names_ : list of str
@@ -154,120 +148,97 @@ class NoisyStudent:
         pseudo-label reaches the threshold).
     history_ : pandas.DataFrame
         One row per round: ``round, model, n_labeled, n_pseudo`` (kept pseudo-labels),
-        ``n_train`` (training rows after balancing), ``val_accuracy`` (the round's model on the
-        unlabelled items that ``truth`` covers; NaN without ``truth``) and ``pseudo_accuracy``
-        (kept pseudo-labels that agree with ``truth``).
+        ``n_train`` (training rows, counting the balancing copies), ``val_accuracy`` (the
+        round's model on the unlabelled items that ``truth`` covers; NaN without ``truth``) and
+        ``pseudo_accuracy`` (kept pseudo-labels that agree with ``truth``) and ``seconds`` (wall
+        time of the round: choosing pseudo-labels, training, predicting the pool).
     pseudo_labels_ : pandas.DataFrame
         Every candidate pseudo-label of every round: ``round, item_id, label, confidence,
         kept, copies, model`` (``model`` is the teacher that produced it).
     curves_ : pandas.DataFrame
-        Learning curves: ``round, model, epoch, loss, train_accuracy, lr``.
+        Learning curves of the models that keep a ``history_``: ``round, model, epoch, loss,
+        ...``.
 
     Examples
     --------
-    >>> ns = NoisyStudent(rounds=2, image_size=32).fit(images, labels)  # doctest: +SKIP
-    >>> ns.history_                                                      # doctest: +SKIP
-    >>> ns.predict(images)                                               # doctest: +SKIP
+    >>> from labelwidgets.training import Classifier
+    >>> ns = NoisyStudent(Classifier(model="tiny_cnn"), Classifier(model="small_cnn"), rounds=2)
+    >>> ns.get_params()["student__model"]
+    'small_cnn'
+    >>> ns.fit(images, labels).history_                # doctest: +SKIP
+    >>> ns.write_pseudo_labels(store, task="shape")    # doctest: +SKIP
     """
 
     def __init__(
         self,
-        model="small_cnn",
-        student_model=None,
+        teacher=None,
+        student=None,
         rounds: int = 3,
         threshold: float = 0.7,
         balance: bool = True,
-        image_size: int = 64,
-        epochs: int = 30,
-        student_epochs: int | None = None,
-        batch_size: int = 64,
-        lr: float = 0.003,
-        magnitude: float = 0.5,
-        flips: bool = False,
         soft: bool = False,
         classes=None,
         random_state: int = 0,
-        store=None,
-        task: str = "label",
-        device=None,
         verbose: bool = True,
     ):
-        self.model = model
-        self.student_model = student_model
+        self.teacher = teacher
+        self.student = student
         self.rounds = rounds
         self.threshold = threshold
         self.balance = balance
-        self.image_size = image_size
-        self.epochs = epochs
-        self.student_epochs = student_epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.magnitude = magnitude
-        self.flips = flips
         self.soft = soft
         self.classes = classes
         self.random_state = random_state
-        self.store = store
-        self.task = task
-        self.device = device
         self.verbose = verbose
 
-    def __repr__(self) -> str:
-        return (
-            f"NoisyStudent(model={model_name(self.model)!r}, rounds={self.rounds}, "
-            f"threshold={self.threshold}, image_size={self.image_size})"
-        )
-
     # ------------------------------------------------------------ helpers
-    def _validate(self) -> None:
-        if (
-            isinstance(self.rounds, bool)
-            or not isinstance(self.rounds, int | np.integer)
-            or self.rounds < 0
-        ):
-            raise ValueError(f"`rounds` must be an integer >= 0. Got {self.rounds!r} instead.")
-        if (
-            isinstance(self.threshold, bool)
-            or not isinstance(self.threshold, int | float)
-            or not (0 < self.threshold <= 1)
-        ):
-            raise ValueError(
-                f"`threshold` must be a number in (0, 1]. Got {self.threshold!r} instead."
-            )
-        _check_positive_int(self.image_size, "image_size")
-        _check_positive_int(self.epochs, "epochs")
-        if self.student_epochs is not None:
-            _check_positive_int(self.student_epochs, "student_epochs")
-        if not isinstance(self.task, str) or not self.task:
-            raise ValueError(f"`task` must be a non-empty string. Got {self.task!r} instead.")
-        if self.store is not None and not callable(getattr(self.store, "submit", None)):
-            raise TypeError(
-                f"`store` must be a LabelStore (or None). Got {type(self.store).__name__} instead."
-            )
+    def _check_params(self) -> None:
+        check_positive_int(self.rounds, "rounds", minimum=0)
+        check_fraction(self.threshold, "threshold")
+        check_positive_int(self.random_state, "random_state", minimum=0)
+        for what in ("teacher", "student"):
+            est = getattr(self, what)
+            if est is None:
+                continue
+            missing = [m for m in ("get_params", "set_params", "fit", "predict_proba")
+                       if not callable(getattr(est, m, None))]  # fmt: skip
+            if missing:
+                raise InputError(
+                    f"`{what}` must be a scikit-learn-style estimator with get_params, fit(images, "
+                    f"labels) and predict_proba(images), such as Classifier(model='small_cnn'). "
+                    f"Got {type(est).__name__} (without {missing}) instead."
+                )
 
-    def _backend(self, model, epochs: int, seed: int):
-        kwargs = dict(
-            image_size=self.image_size, epochs=epochs, batch_size=self.batch_size, lr=self.lr,
-            random_state=seed, device=self.device, verbose=self.verbose,
-        )  # fmt: skip
-        if isinstance(model, str) and model.startswith("yolo"):
-            from ._yolo_cls import YoloClassifier
+    def _round_estimator(self, r: int):
+        """A fresh clone of the teacher (round 0) or the student, seeded for round ``r``."""
+        base = self.teacher if r == 0 or self.student is None else self.student
+        est = Classifier(verbose=self.verbose) if base is None else clone(base)
+        params = est.get_params(deep=False)
+        update = {"classes": list(self.classes_)} if "classes" in params else {}
+        if "random_state" in params:
+            update["random_state"] = int(self.random_state) + r
+        return est.set_params(**update)
 
-            return YoloClassifier(model=model, flips=self.flips, **kwargs)
-        return Classifier(model=model, magnitude=self.magnitude, flips=self.flips, **kwargs)
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "models_"):
-            raise RuntimeError(
-                "This NoisyStudent is not fitted yet. Call `fit(images, labels)` first."
-            )
+    def _proba(self, model, images) -> np.ndarray:
+        """``model.predict_proba(images)`` with columns in ``classes_`` order."""
+        proba = np.asarray(model.predict_proba(images), dtype=float)
+        own = list(getattr(model, "classes_", self.classes_))
+        if own == self.classes_:
+            return proba
+        out = np.zeros((len(proba), len(self.classes_)))
+        for j, c in enumerate(own):
+            if c in self.classes_:
+                out[:, self.classes_.index(c)] = proba[:, j]
+        return out
 
     def _round_model(self, round):
-        self._check_fitted()
+        check_is_fitted(self)
         if round is None:
             return self.models_[-1]
-        if not isinstance(round, int | np.integer) or not 0 <= round < len(self.models_):
-            raise ValueError(
+        if isinstance(round, bool) or not isinstance(round, int | np.integer) or not (
+            0 <= round < len(self.models_)
+        ):
+            raise InputError(
                 f"`round` must be an integer in [0, {len(self.models_) - 1}] (or None for the "
                 f"last). Got {round!r} instead."
             )
@@ -275,7 +246,7 @@ class NoisyStudent:
 
     # ---------------------------------------------------------------- fit
     def fit(self, images, labels, truth=None) -> NoisyStudent:
-        """Train the teacher, then ``rounds`` noised students.
+        """Train the teacher, then ``rounds`` noised students. Writes nothing anywhere.
 
         Parameters
         ----------
@@ -283,7 +254,7 @@ class NoisyStudent:
             Every item: the labelled ones and the unlabelled pool. Any size and PIL mode.
         labels : pandas.DataFrame
             ``item_id, label`` human labels; items of ``images`` without one form the pool.
-        truth : pandas.DataFrame, optional
+        truth : pandas.DataFrame or None, default=None
             ``item_id, label`` known answers for (some) pool items, only to fill
             ``val_accuracy`` and ``pseudo_accuracy`` in ``history_``; never trained on.
 
@@ -292,39 +263,30 @@ class NoisyStudent:
         NoisyStudent
             ``self``, fitted.
         """
-        import torch
         from tqdm.auto import tqdm
 
-        self._validate()
+        self._check_params()
         images = check_images(images)
         labels = check_labels(labels)
         all_ids = item_ids_of(images)
         labels = labels[labels["item_id"].isin(set(all_ids))].reset_index(drop=True)
         if labels.empty:
-            raise ValueError(
+            raise InputError(
                 "`labels` must label at least one item of `images`. Got no label for any of "
                 f"its {len(all_ids)} items instead; label a few per class first."
             )
-        classes = _classes(self.classes, labels["label"])
+        self.classes_ = classes = check_classes(self.classes, labels["label"])
         truth_map = (
             {} if truth is None else dict(check_labels(truth, "truth").itertuples(index=False))
         )
         labelled = set(labels["item_id"])
+        position = {item_id: i for i, item_id in enumerate(all_ids)}
         pool_ids = [i for i in all_ids if i not in labelled]
-        x_lab = load_images(images, list(labels["item_id"]), self.image_size)
-        x_pool = load_images(images, pool_ids, self.image_size)
-        eye = np.eye(len(classes), dtype=np.float32)
-        y_lab = eye[[classes.index(c) for c in labels["label"]]]
-        val_ids = [i for i in pool_ids if i in truth_map]
-        val_pos = [pool_ids.index(i) for i in val_ids] if val_ids else []
+        pool_pos = np.array([position[i] for i in pool_ids], dtype=int)
+        val = np.array([i in truth_map for i in pool_ids], dtype=bool)
+        val_truth = np.array([truth_map[i] for i in np.asarray(pool_ids)[val]], dtype=object)
 
-        self.classes_ = classes
-        self.models_, self.model_names_ = [], []
-        history, pseudo, curves = [], [], []
-        student_model = self.model if self.student_model is None else self.student_model
-        if self.store is not None:
-            self._prepare_store(images, classes)
-
+        models, names, history, pseudo, curves = [], [], [], [], []
         rounds = self.rounds if pool_ids else 0
         if not pool_ids and self.rounds > 0:
             warnings.warn(
@@ -338,11 +300,12 @@ class NoisyStudent:
         n_pseudo, n_train, pseudo_acc = 0, len(labels), np.nan
         pool_proba = np.zeros((0, len(classes)))
         for r in bar:
+            tic = time.perf_counter()
+            bar.set_postfix(model="teacher" if r == 0 else f"student r{r}")
+            est = self._round_estimator(r)
             if r == 0:
-                net = self._backend(self.model, self.epochs, int(self.random_state))
-                net._fit_tensors(x_lab, y_lab, classes, desc="teacher")
+                est.fit(images, labels)
             else:
-                teacher_name = self.model_names_[-1]
                 conf, best = pool_proba.max(axis=1), pool_proba.argmax(axis=1)
                 kept = conf >= self.threshold
                 kept_idx = np.flatnonzero(kept)
@@ -355,85 +318,137 @@ class NoisyStudent:
                     )
                     break
                 if self.balance:
-                    train_idx = balance_pseudo_labels(
-                        best[kept_idx], conf[kept_idx], range(len(classes))
-                    )
-                    train_idx = kept_idx[train_idx]
+                    chosen = balance_pseudo_labels(best[kept_idx], conf[kept_idx], range(len(classes)))
+                    copies = np.bincount(kept_idx[chosen], minlength=len(pool_ids))
                 else:
-                    train_idx = kept_idx
-                copies = np.bincount(train_idx, minlength=len(pool_ids))
+                    copies = kept.astype(int)
                 frame = pd.DataFrame(
                     {"round": r, "item_id": pool_ids, "label": [classes[i] for i in best],
-                     "confidence": conf, "kept": kept, "copies": copies, "model": teacher_name}
+                     "confidence": conf, "kept": kept, "copies": copies, "model": names[-1]}
                 )  # fmt: skip
                 pseudo.append(frame)
-                if self.store is not None:
-                    self._write_pseudo(frame[frame["kept"]], teacher_name, r)
-                n_pseudo, n_train = int(kept.sum()), len(labels) + len(train_idx)
+                n_pseudo, n_train = int(kept.sum()), len(labels) + int(copies.sum())
                 scored = frame[frame["kept"] & frame["item_id"].isin(truth_map)]
                 pseudo_acc = (
                     float((scored["label"] == scored["item_id"].map(truth_map)).mean())
                     if len(scored)
                     else np.nan
                 )
-                targets = (
-                    pool_proba[train_idx].astype(np.float32) if self.soft else eye[best[train_idx]]
-                )
-                x_train = torch.cat([x_lab, x_pool[torch.as_tensor(train_idx, dtype=torch.long)]])
-                y_train = np.concatenate([y_lab, targets])
-                epochs = self.student_epochs or self.epochs
-                net = self._backend(student_model, epochs, int(self.random_state) + r)
-                net._fit_tensors(x_train, y_train, classes, desc=f"student r{r}")
-            name = f"{model_name(self.model if r == 0 else student_model)}-r{r}"
-            self.models_.append(net)
-            self.model_names_.append(name)
-            pool_proba = net._predict_tensors(x_pool) if pool_ids else np.zeros((0, len(classes)))
+                train, weight = self._student_labels(labels, frame, pool_proba)
+                est.fit(images, train, sample_weight=weight)
+            models.append(est)
+            names.append(f"{_estimator_name(est)}-r{r}")
+            proba = self._proba(est, images) if pool_ids else np.zeros((0, len(classes)))
+            pool_proba = proba[pool_pos] if pool_ids else proba
             val_acc = np.nan
-            if val_pos:
-                pred = pool_proba[val_pos].argmax(axis=1)
-                val_acc = float(
-                    np.mean(
-                        [classes[p] == truth_map[i] for p, i in zip(pred, val_ids, strict=True)]
-                    )
-                )
-            history.append({"round": r, "model": name, "n_labeled": len(labels), "n_pseudo": n_pseudo,
-                            "n_train": n_train, "val_accuracy": val_acc,
-                            "pseudo_accuracy": pseudo_acc})  # fmt: skip
-            curve = net.history_.copy()
-            curve.insert(0, "model", name)
-            curve.insert(0, "round", r)
-            curves.append(curve)
+            if val.any():
+                pred = np.asarray(classes, dtype=object)[pool_proba[val].argmax(axis=1)]
+                val_acc = float(np.mean(pred == val_truth))
+            history.append({"round": r, "model": names[-1], "n_labeled": len(labels),
+                            "n_pseudo": n_pseudo, "n_train": n_train, "val_accuracy": val_acc,
+                            "pseudo_accuracy": pseudo_acc,
+                            "seconds": time.perf_counter() - tic})  # fmt: skip
+            curve = getattr(est, "history_", None)
+            if isinstance(curve, pd.DataFrame):
+                curves.append(curve.assign(round=r, model=names[-1]))
         bar.close()
-        self.n_rounds_ = len(self.models_) - 1
-        self.teacher_ = self.models_[0]
-        self.student_ = self.model_ = self.models_[-1]
+        self.models_, self.model_names_ = models, names
+        self.n_rounds_ = len(models) - 1
+        self.teacher_ = models[0]
+        self.student_ = self.model_ = models[-1]
         self.history_ = pd.DataFrame(history, columns=HISTORY_COLUMNS)
         self.pseudo_labels_ = (
             pd.concat(pseudo, ignore_index=True) if pseudo else pd.DataFrame(columns=PSEUDO_COLUMNS)
         )
-        self.curves_ = pd.concat(curves, ignore_index=True)
+        self.curves_ = (
+            pd.concat(curves, ignore_index=True)[["round", "model", *curves[0].columns[:-2]]]
+            if curves
+            else pd.DataFrame(columns=["round", "model", "epoch", "loss"])
+        )
         return self
 
-    def _prepare_store(self, images, classes) -> None:
-        tasks = self.store.tasks()
-        if self.task not in set(tasks["task"]):
-            self.store.register_task(self.task, classes, kind="single")
-        items = images.items() if callable(images.items) else images.items
-        if "path" in items.columns:
-            self.store.add_items(items)
+    def _student_labels(self, labels, frame, pool_proba):
+        """The student's training labels (human + pseudo) and their ``sample_weight``."""
+        use = frame["copies"].to_numpy() > 0
+        weight = np.concatenate([np.ones(len(labels)), frame.loc[use, "copies"].to_numpy(float)])
+        if not self.soft:
+            return pd.concat([labels, frame.loc[use, ["item_id", "label"]]], ignore_index=True), weight
+        k = len(self.classes_)
+        human = np.eye(k)[[self.classes_.index(c) for c in labels["label"]]]
+        ids = np.concatenate([labels["item_id"].to_numpy(object), frame.loc[use, "item_id"].to_numpy(object)])
+        proba = np.vstack([human, pool_proba[use]])
+        proba = proba / proba.sum(axis=1, keepdims=True)
+        long = pd.DataFrame({"item_id": np.repeat(ids, k), "class": np.tile(self.classes_, len(ids)),
+                             "probability": proba.ravel()})  # fmt: skip
+        return long, weight
 
-    def _write_pseudo(self, frame: pd.DataFrame, name: str, r: int) -> None:
-        for item_id, label, conf in zip(frame["item_id"], frame["label"], frame["confidence"],
-                                        strict=True):  # fmt: skip
-            self.store.submit(item_id, {self.task: label}, rater=name, source="pseudo",
-                              model=name, round=r, confidence=float(conf))  # fmt: skip
+    # ------------------------------------------------------------ the store
+    def write_pseudo_labels(self, store, task: str = "label", rounds=None) -> list[str]:
+        """Record the kept pseudo-labels in a label store: one submission per round.
+
+        Each round's kept pseudo-labels are written with one ``store.append`` call (one
+        transaction): ``kind="label"``, ``source="pseudo"``, rater and ``model`` the teacher
+        that produced them (e.g. ``"tiny_cnn-r0"``), ``round`` and ``confidence``. A human's
+        answers are never touched; retracting a round's submission undoes that round.
+
+        Parameters
+        ----------
+        store : LabelStore
+            Where to write. ``task`` is registered (single label, options ``classes_``) when
+            the store does not know it yet.
+        task : str, default="label"
+            The task the pseudo-labels answer.
+        rounds : sequence of int or None, default=None
+            Which rounds (``1..n_rounds_``); default every round.
+
+        Returns
+        -------
+        list of str
+            The submission id of each round written.
+        """
+        check_is_fitted(self)
+        check_name(task, "task")
+        if not callable(getattr(store, "append", None)):
+            raise InputError(f"`store` must be a LabelStore. Got {type(store).__name__} instead.")
+        available = list(range(1, self.n_rounds_ + 1))
+        wanted = available if rounds is None else list(rounds)
+        bad = [r for r in wanted if r not in available]
+        if bad:
+            raise InputError(f"`rounds` must be among {available}. Got {bad!r} instead.")
+        known = store.tasks()
+        row = known[known["task"] == task]
+        if row.empty:
+            store.register_task(task, self.classes_, kind="single")
+        else:
+            kind, options = row.iloc[-1]["kind"], list(row.iloc[-1]["options"])
+            missing = [c for c in self.classes_ if c not in options]
+            if kind != "single" or missing:
+                raise InputError(
+                    f"`task` must be a single-label task whose options include {self.classes_}. "
+                    f"Got {task!r}, a {kind} task without {missing} instead."
+                )
+        kept = self.pseudo_labels_[self.pseudo_labels_["kept"]]
+        sids = []
+        for r in wanted:
+            frame = kept[kept["round"] == r]
+            if frame.empty:
+                continue
+            rows = [
+                {"item_id": item_id, "task": task, "rater": model, "kind": "label",
+                 "label": label, "source": "pseudo", "model": model, "round": r,
+                 "confidence": float(conf)}
+                for item_id, label, conf, model in zip(
+                    frame["item_id"], frame["label"], frame["confidence"], frame["model"],
+                    strict=True)
+            ]  # fmt: skip
+            sids.append(store.append(rows))
+        return sids
 
     # ------------------------------------------------------------ predict
     def predict_proba(self, images, round: int | None = None) -> np.ndarray:
         """Class probabilities (columns ``classes_``) of the last model, or of ``round``'s."""
         net = self._round_model(round)
-        images = check_images(images)
-        return net._predict_tensors(load_images(images, item_ids_of(images), self.image_size))
+        return self._proba(net, check_images(images))
 
     def predict(self, images, round: int | None = None) -> pd.DataFrame:
         """``item_id, label, confidence`` from the last model (or ``round``'s; 0 = teacher)."""
@@ -447,6 +462,7 @@ class NoisyStudent:
 
     def per_class_accuracy(self, images, truth: pd.DataFrame) -> pd.DataFrame:
         """Accuracy per true class for every round's model: ``label, n`` + one column per model."""
+        check_is_fitted(self)
         out = None
         for r, name in enumerate(self.model_names_):
             table = per_class_accuracy(self.predict(images, r), truth)
@@ -456,11 +472,12 @@ class NoisyStudent:
         return out
 
     # ------------------------------------------------------------- review
-    def weakest_pseudo_labels(self, n: int = 20, kept_only: bool = False) -> pd.DataFrame:
+    def weakest_pseudo_labels(self, n: int = 20, kept_only: bool = False,
+                              task: str = "label") -> pd.DataFrame:  # fmt: skip
         """The last round's least confident pseudo-labels, for a human to confirm or correct.
 
         The result plugs into the tagger as suggestions:
-        ``MultiTaskTagger(images, tasks, rater, store, suggestions=ns.weakest_pseudo_labels())``;
+        ``MultiTaskTagger(images, tasks, rater=..., store=..., suggestions=ns.weakest_pseudo_labels())``;
         what the human answers is recorded as ``source="human"``.
 
         Parameters
@@ -470,14 +487,17 @@ class NoisyStudent:
         kept_only : bool, default=False
             Only pseudo-labels that passed ``threshold``; by default the rejected ones (the
             teacher's least sure guesses, where a human helps most) come first.
+        task : str, default="label"
+            The tagger task the suggestions answer.
 
         Returns
         -------
         pandas.DataFrame
             ``item_id, task, label, confidence, model``, least confident first.
         """
-        self._check_fitted()
-        _check_positive_int(n, "n")
+        check_is_fitted(self)
+        check_positive_int(n, "n")
+        check_name(task, "task")
         frame = self.pseudo_labels_
         if frame.empty:
             return pd.DataFrame(columns=["item_id", "task", "label", "confidence", "model"])
@@ -486,7 +506,7 @@ class NoisyStudent:
             frame = frame[frame["kept"]]
         frame = frame.sort_values(["confidence", "item_id"], kind="stable").head(n)
         out = frame[["item_id", "label", "confidence", "model"]].copy()
-        out.insert(1, "task", self.task)
+        out.insert(1, "task", task)
         return out.reset_index(drop=True)
 
     # -------------------------------------------------------------- plots
@@ -504,7 +524,7 @@ class NoisyStudent:
         """
         import matplotlib.pyplot as plt
 
-        self._check_fitted()
+        check_is_fitted(self)
         if axes is None:
             fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
         else:
@@ -525,3 +545,9 @@ class NoisyStudent:
         right.legend(fontsize="small", loc="lower right")
         fig.tight_layout()
         return fig
+
+
+def _estimator_name(est) -> str:
+    """The name of a round's model: its ``model`` parameter, else its class name."""
+    params = est.get_params(deep=False)
+    return model_name(params["model"]) if "model" in params else type(est).__name__

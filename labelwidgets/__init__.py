@@ -31,6 +31,8 @@ _EXPORTS = {
     "slice_report": (".slices", "slice_report"),
     "plot_slices": (".slices", "plot"),
     "NoisyStudent": (".training", "NoisyStudent"),
+    "Classifier": (".training", "Classifier"),
+    "cross_val_probabilities": (".training", "cross_val_probabilities"),
     "uncertainty": (".active", "uncertainty"),
     "uncertainty_order": (".active", "uncertainty_order"),
     "agreement": (".voting", "agreement"),

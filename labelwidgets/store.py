@@ -300,30 +300,55 @@ class LabelStore:
         str
             The submission id shared by the rows.
         """
-        sid = submission_id or uuid.uuid4().hex
+        return self.append_many([rows], [submission_id])[0]
+
+    def append_many(
+        self, submissions: Iterable[Iterable[Mapping]], submission_ids: Sequence[str | None] | None = None
+    ) -> list[str]:
+        """Write several submissions (each a list of rows, as for :meth:`append`) in one transaction.
+
+        Batch writers (predictions over a pool, pseudo-labels of a round) use this: either every
+        submission is committed or none is.
+
+        Returns
+        -------
+        list of str
+            The submission ids, in the order given.
+        """
         now = _now()
-        records = []
-        for row in rows:
-            rec = {c: row.get(c) for c in ANNOTATION_COLUMNS if c != "annotation_id"}
-            for key in ("item_id", "task", "rater"):
-                _check_name(rec[key], key)
-            _check_choice(rec["kind"], KINDS, "kind")
-            rec["source"] = rec["source"] or "human"
-            _check_choice(rec["source"], SOURCES, "source")
-            rec["attributes"] = _json_or_none(rec["attributes"])
-            rec["submission_id"] = sid
-            rec["created_at"] = now
-            for key in ("x", "y", "w", "h", "confidence"):
-                if rec[key] is not None:
-                    rec[key] = float(rec[key])
-            if rec["round"] is not None:
-                rec["round"] = int(rec["round"])
-            records.append(rec)
-        if not records:
-            raise ValueError("`rows` must hold at least one annotation row. Got none.")
-        with self._write() as conn:
-            conn.execute(annotations_table.insert(), records)
-        return sid
+        records, sids = [], []
+        for i, rows in enumerate(submissions):
+            given = submission_ids[i] if submission_ids is not None else None
+            sid = given or uuid.uuid4().hex
+            n = len(records)
+            records.extend(self._record(row, sid, now) for row in rows)
+            if len(records) == n:
+                raise ValueError(
+                    f"Each submission must hold at least one annotation row. Submission {i} has none."
+                )
+            sids.append(sid)
+        if records:
+            with self._write() as conn:
+                conn.execute(annotations_table.insert(), records)
+        return sids
+
+    @staticmethod
+    def _record(row: Mapping, sid: str, now: datetime) -> dict:
+        rec = {c: row.get(c) for c in ANNOTATION_COLUMNS if c != "annotation_id"}
+        for key in ("item_id", "task", "rater"):
+            _check_name(rec[key], key)
+        _check_choice(rec["kind"], KINDS, "kind")
+        rec["source"] = rec["source"] or "human"
+        _check_choice(rec["source"], SOURCES, "source")
+        rec["attributes"] = _json_or_none(rec["attributes"])
+        rec["submission_id"] = sid
+        rec["created_at"] = now
+        for key in ("x", "y", "w", "h", "confidence"):
+            if rec[key] is not None:
+                rec[key] = float(rec[key])
+        if rec["round"] is not None:
+            rec["round"] = int(rec["round"])
+        return rec
 
     def submit(
         self,

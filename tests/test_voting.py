@@ -85,6 +85,17 @@ def test_assign_writes_store(tmp_path):
     assert sorted(store.assignments(rater="ann")["item_id"]) == ["p", "q", "r"]
 
 
+def test_assign_again_writes_only_new_rows(tmp_path):
+    # re-running a notebook cell must not double every assignment
+    store = LabelStore(tmp_path / "a.db")
+    first = assign(["p", "q", "r"], ["ann", "bob"], store=store, random_state=3)
+    again = assign(["p", "q", "r"], ["ann", "bob"], store=store, random_state=3)
+    pd.testing.assert_frame_equal(first, again)
+    assert len(store.assignments()) == 6
+    assign(["p", "q", "r", "s"], ["ann", "bob"], store=store, random_state=3)
+    assert len(store.assignments()) == 8
+
+
 @pytest.mark.parametrize(
     "kwargs,match",
     [

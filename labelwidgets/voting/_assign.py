@@ -36,7 +36,9 @@ def assign(
     random_state : int or None, default=0
         Seed of the deal (``numpy.random.default_rng``).
     store : LabelStore or None, default=None
-        When given, the rows are appended to its assignments.
+        When given, the rows are appended to its assignments; rows the store already holds
+        (same item, rater and role) are not written again, so re-running a notebook cell
+        with the same seed changes nothing.
     role : {"primary", "tiebreak", "review"}, default="primary"
         The role written with each row.
 
@@ -91,5 +93,8 @@ def assign(
         }
     )
     if store is not None:
-        store.assign(out)
+        have = store.assignments()
+        seen = set(zip(have["item_id"], have["rater"], have["role"], strict=True))
+        new = [k not in seen for k in zip(out["item_id"], out["rater"], out["role"], strict=True)]
+        store.assign(out[new])
     return out

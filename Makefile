@@ -36,7 +36,7 @@ lint: setup
 test: setup browser lint
 	LABELWIDGETS_TEST_MODE=1 $(VENV)/bin/pytest -p no:cacheprovider -ra \
 	    --nbval --sanitize-with notebooks/nbval_sanitize.cfg --nbval-cell-timeout 900 \
-	    tests notebooks
+	    --doctest-modules labelwidgets tests notebooks
 
 bench: setup
 	for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -471,3 +471,18 @@ def test_yolo_classification_backend(tmp_path, monkeypatch):
     proba = ns.predict_proba(images)
     assert proba.shape == (15, 3) and np.allclose(proba.sum(1), 1, atol=1e-4)
     assert ns.curves_["loss"].notna().all()
+
+
+def test_thread_count_small_images_train_on_one_cpu_thread(monkeypatch):
+    from labelwidgets.training.classifier import thread_count
+
+    monkeypatch.delenv("LABELWIDGETS_TEST_MODE", raising=False)
+    assert thread_count("cpu", None, 32) == 1          # small convolutions: one thread
+    assert thread_count("cpu", None, 224) is None      # torch's own setting
+    assert thread_count("cpu", 3, 32) == 3             # what the user asked for
+    assert thread_count("cuda:0", 3, 32) is None       # threads do not matter on a GPU
+    monkeypatch.setenv("LABELWIDGETS_TEST_MODE", "1")
+    assert thread_count("cpu", None, 224) == 1
+    with pytest.raises(ValueError, match="n_threads"):
+        Classifier(n_threads=0).fit(np.zeros((4, 8, 8), dtype=np.uint8),
+                                    pd.DataFrame({"item_id": list("abcd"), "label": list("xyxy")}))

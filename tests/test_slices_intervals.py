@@ -42,6 +42,19 @@ def test_wilson_known_value_and_empty():
     assert math.isnan(low[0]) and math.isnan(high[0]) and 0 < low[1] < 0.75 < high[1] <= 1
 
 
+def test_a_perfect_slice_is_not_flagged_against_a_perfect_whole():
+    # at p = 1 the Wilson upper bound is exactly 1 (rounding once made it 0.9999999999999999,
+    # and every slice of a perfect model was flagged against an overall score of 1.0)
+    low, high = wilson_interval([258, 0], [258, 42])
+    assert high[0] == 1.0 and low[1] == 0.0
+    df = pd.DataFrame({"label": ["a", "b"] * 150, "camera": ["x"] * 260 + ["y"] * 40})
+    df["prediction"] = df["label"]
+    report = slice_report(df, by="camera", min_size=10)
+    assert not report["flagged"].any(), report
+    df.loc[df.index[-10:], "prediction"] = "c"   # now camera y is worse: still flagged
+    assert slice_report(df, by="camera", min_size=10).set_index("value").loc["y", "flagged"]
+
+
 def test_report_uses_wilson_for_proportions():
     df = make_frame(seed=4)
     report = slice_report(

@@ -62,8 +62,9 @@ def wilson_interval(successes, trials, ci: float = 0.95) -> tuple[np.ndarray, np
         denom = 1 + z * z / n
         centre = (p + z * z / (2 * n)) / denom
         half = z / denom * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-        low = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
-        high = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
+        # at p = 0 (p = 1) the lower (upper) bound is exactly 0 (1); rounding must not move it
+        low = np.where(n > 0, np.where(s <= 0, 0.0, np.clip(centre - half, 0.0, 1.0)), np.nan)
+        high = np.where(n > 0, np.where(s >= n, 1.0, np.clip(centre + half, 0.0, 1.0)), np.nan)
     return low, high
 
 

@@ -38,7 +38,9 @@ def report_rows(
     """
     n_metrics, n_slices = score.shape
     ref = np.asarray(overall, dtype=np.float64)[:, None]
-    flagged = (n >= min_size) & ((high < ref) | (low > ref))
+    # a bound within rounding of the overall score does not exclude it
+    tol = 1e-9
+    flagged = (n >= min_size) & ((high < ref - tol) | (low > ref + tol))
     return pd.DataFrame(
         {
             "column": column,

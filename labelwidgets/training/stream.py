@@ -559,12 +559,12 @@ def predict_to_store(
         import_ray()
     model = load_model(model)
     kind = model_kind(model)
+    name = check_name(model_name if model_name is not None else default_model_name(model, kind),
+                      "model_name")  # fmt: skip
     if kind == "classify" and getattr(model, "model_names_", None) and hasattr(model, "model_"):
         inner = model.model_  # a NoisyStudent: its last model, whose classes are the loop's
         if list(getattr(inner, "classes_", [])) == list(model.classes_):
             model = inner
-    name = check_name(model_name if model_name is not None else default_model_name(model, kind),
-                      "model_name")  # fmt: skip
     classes = model_classes(model, kind)
     known = item_ids_of(images)
     ids = list(dict.fromkeys(known if item_ids is None else

@@ -6,8 +6,8 @@ safetensors; each image is decoded and resized from 32 px, torch on one thread),
 
 * ``stream``: ``predict_to_store`` (local engine, batches of 256, one transaction each) over the
   first 10,000 and over all N images, into a fresh SQLite store;
-* ``in-memory`` (the peer): ``Classifier.predict_proba`` on the whole pool, then one
-  ``write_probabilities`` call: predict everything, then write.
+* ``in-memory`` (the peer), on the same two pools: ``Classifier.predict_proba`` on the whole
+  pool, then one ``write_probabilities`` call: predict everything, then write.
 
 Each process reports images per second (whole run), the median and p95 seconds per batch (stream
 only: a batch is read + predict + write), its peak RSS (``ru_maxrss``) and the growth of RSS over
@@ -92,13 +92,12 @@ def fit_model(folder: Path, path: Path) -> None:
 def child(mode: str, folder: Path, n: int, model_path: Path, db: Path) -> dict:
     """One case in this (fresh) process; returns its figures."""
     import pandas as pd
+    import torch
 
     from labelwidgets.active import write_probabilities
     from labelwidgets.store import LabelStore
     from labelwidgets.training import Classifier
     from labelwidgets.training.stream import predict_to_store
-
-    import torch
 
     torch.set_num_threads(THREADS)
     clf = Classifier.load(model_path, verbose=False)
@@ -145,7 +144,7 @@ def main() -> None:
               f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")  # fmt: skip
         model = tmp / "tiny_cnn.safetensors"
         fit_model(folder, model)
-        cases = [("stream", small), ("stream", n_max), ("in-memory", small)]
+        cases = [("stream", small), ("stream", n_max), ("in-memory", small), ("in-memory", n_max)]
         results = []
         for mode, n in cases:
             db = tmp / f"{mode}-{n}.db"
@@ -163,12 +162,15 @@ def main() -> None:
                   f"{batch}; peak RSS {r['peak_mb']:.0f} MB (+{r['growth_mb']:.0f} MB over "
                   f"{r['base_mb']:.0f} MB baseline)", flush=True)  # fmt: skip
             db.unlink(missing_ok=True)
-        s_small, s_big, mem = results
+        s_small, s_big, mem, mem_big = results
         print(f"stream peak RSS from {small:,} to {n_max:,} images: "
               f"{s_big['peak_mb'] - s_small['peak_mb']:+.0f} MB (target < +200 MB); growth over "
               f"baseline {s_small['growth_mb']:.0f} -> {s_big['growth_mb']:.0f} MB")  # fmt: skip
         print(f"stream vs in-memory at {small:,}: {s_small['images_per_s'] / mem['images_per_s']:.2f}x "
               f"the speed, peak RSS {s_small['peak_mb']:.0f} vs {mem['peak_mb']:.0f} MB")  # fmt: skip
+        print(f"in-memory peak RSS from {small:,} to {n_max:,} images: "
+              f"{mem_big['peak_mb'] - mem['peak_mb']:+.0f} MB; stream vs in-memory at {n_max:,}: "
+              f"{s_big['images_per_s'] / mem_big['images_per_s']:.2f}x the speed")  # fmt: skip
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -211,6 +211,8 @@ def test_a_crash_resumes_where_it_stopped_and_each_item_ends_once(fitted, store)
     # a retracted batch counts as not predicted: only its items run again
     first = log.loc[log["item_id"] == images.item_ids[0], "submission_id"].iloc[0]
     store.retract(first)
+    assert predicted_items(store, "colour", "tiny_cnn", "pseudo", 1,
+                           item_ids=images.item_ids[:20]) == set(images.item_ids[16:20])  # fmt: skip
     redo = predict_to_store(clf, images, store, "colour", source="pseudo", round=1, progress=False)
     assert redo.n_predicted == 16
     current = store.current(task="colour", source="pseudo")

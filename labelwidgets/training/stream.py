@@ -254,20 +254,28 @@ def predicted_items(store, task: str, model: str, source: str = "model", round: 
 
     from ..store import annotations_table as t
 
-    retracted = sa.select(t.c.retracts).where(t.c.kind == "retract", t.c.retracts.is_not(None))
-    where = [t.c.task == task, t.c.model == model, t.c.source == source,
-             t.c.kind.in_(["label", "box"]), t.c.submission_id.not_in(retracted),
-             t.c.round.is_(None) if round is None else t.c.round == int(round)]  # fmt: skip
-    query = sa.select(t.c.item_id).distinct().where(*where)
+    def query(part=None):
+        # a retraction row carries the item ids of the submission it cancels, so a batch's
+        # lookup reads the item_id index only, never the whole log
+        retracted = sa.select(t.c.retracts).where(t.c.kind == "retract",
+                                                  t.c.retracts.is_not(None))  # fmt: skip
+        where = [t.c.task == task, t.c.model == model, t.c.source == source,
+                 t.c.kind.in_(["label", "box"]),
+                 t.c.round.is_(None) if round is None else t.c.round == int(round)]  # fmt: skip
+        if part is not None:
+            retracted = retracted.where(t.c.item_id.in_(part))
+            where.append(t.c.item_id.in_(part))
+        where.append(t.c.submission_id.not_in(retracted))
+        return sa.select(t.c.item_id).distinct().where(*where)
+
     found: set[str] = set()
     with store.engine.connect() as conn:
         if item_ids is None:
-            found.update(conn.execute(query).scalars())
+            found.update(conn.execute(query()).scalars())
             return found
         ids = [str(i) for i in item_ids]
         for start in range(0, len(ids), _IN_CHUNK):
-            part = ids[start : start + _IN_CHUNK]
-            found.update(conn.execute(query.where(t.c.item_id.in_(part))).scalars())
+            found.update(conn.execute(query(ids[start : start + _IN_CHUNK])).scalars())
     return found
 
 

@@ -14,7 +14,9 @@ only: a batch is read + predict + write), its peak RSS (``ru_maxrss``) and the g
 its baseline (after imports, the model and the ImageSet were loaded). The target: the stream's
 peak RSS grows < 200 MB from 10,000 to 100,000 images.
 
-Usage: ``python benchmarks/stream.py [N]`` (default N = 100000; ``--quick``: N = 20000).
+Usage: ``python benchmarks/stream.py [N] [--ray]`` (default N = 100000; ``--quick``: N = 20000;
+``--ray`` adds ``engine="ray"`` on 10,000 images: a local Ray instance, 2 CPUs, 2 actors, the
+cluster's start not timed; its RSS is the driver's only).
 """
 
 from __future__ import annotations
@@ -106,8 +108,14 @@ def child(mode: str, folder: Path, n: int, model_path: Path, db: Path) -> dict:
     clf.predict_proba(image_set(folder, 8))  # warm up torch outside the timing
     base = rss_mb()
     tic = time.perf_counter()
-    if mode == "stream":
-        report = predict_to_store(clf, images, store, "shade", batch_size=BATCH, progress=False)
+    if mode in ("stream", "ray"):
+        if mode == "ray":
+            import ray
+
+            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+            tic = time.perf_counter()  # the cluster's start is not the step's time
+        report = predict_to_store(clf, images, store, "shade", batch_size=BATCH, progress=False,
+                                  engine="local" if mode == "stream" else "ray", workers=2)  # fmt: skip
         assert report.n_predicted == n
         per_batch = np.array(report.batch_seconds)
     else:
@@ -145,6 +153,8 @@ def main() -> None:
         model = tmp / "tiny_cnn.safetensors"
         fit_model(folder, model)
         cases = [("stream", small), ("stream", n_max), ("in-memory", small), ("in-memory", n_max)]
+        if "--ray" in sys.argv:  # and the same step on a local Ray instance (2 CPUs, 2 actors)
+            cases.append(("ray", small))
         results = []
         for mode, n in cases:
             db = tmp / f"{mode}-{n}.db"
@@ -156,13 +166,13 @@ def main() -> None:
             results.append(r)
             batch = (f"per batch of {BATCH}: median {r['batch_median_s'] * 1000:.0f} ms, "
                      f"p95 {r['batch_p95_s'] * 1000:.0f} ms "
-                     f"({r['batch_images_per_s_median']:,.0f} img/s)" if mode == "stream" else
+                     f"({r['batch_images_per_s_median']:,.0f} img/s)" if mode != "in-memory" else
                      "one predict_proba + one write")  # fmt: skip
             print(f"{mode:>9} {n:>7,} images: {r['images_per_s']:7,.0f} img/s ({r['seconds']:.1f} s); "
                   f"{batch}; peak RSS {r['peak_mb']:.0f} MB (+{r['growth_mb']:.0f} MB over "
                   f"{r['base_mb']:.0f} MB baseline)", flush=True)  # fmt: skip
             db.unlink(missing_ok=True)
-        s_small, s_big, mem, mem_big = results
+        s_small, s_big, mem, mem_big = results[:4]
         print(f"stream peak RSS from {small:,} to {n_max:,} images: "
               f"{s_big['peak_mb'] - s_small['peak_mb']:+.0f} MB (target < +200 MB); growth over "
               f"baseline {s_small['growth_mb']:.0f} -> {s_big['growth_mb']:.0f} MB")  # fmt: skip

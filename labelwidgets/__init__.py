@@ -33,6 +33,7 @@ _EXPORTS = {
     "NoisyStudent": (".training", "NoisyStudent"),
     "Classifier": (".training", "Classifier"),
     "cross_val_probabilities": (".training", "cross_val_probabilities"),
+    "predict_to_store": (".training", "predict_to_store"),
     "uncertainty": (".active", "uncertainty"),
     "uncertainty_order": (".active", "uncertainty_order"),
     "agreement": (".voting", "agreement"),

@@ -243,6 +243,24 @@ def rank_items(scores: pd.Series, item_ids: Iterable[str]) -> list[str]:
     return [ids[i] for i in np.concatenate([ranked, rest])]
 
 
+def probability_rows(items, classes, matrix, task: str, model: str,
+                     round: int | None = None) -> list[dict]:  # fmt: skip
+    """Store rows of a model's predictions, one per item (what :func:`write_probabilities` writes).
+
+    ``items``, ``classes`` and ``matrix`` as :func:`probability_matrix` returns them: ``label`` is
+    the most probable class (ties to the first), ``confidence`` its probability and
+    ``attributes["probabilities"]`` the whole distribution.
+    """
+    names = [str(c) for c in classes]
+    top = np.asarray(matrix).argmax(axis=1)
+    return [
+        {"item_id": str(item), "task": task, "rater": model, "kind": "label", "source": "model",
+         "label": names[k], "confidence": float(p[k]), "model": model, "round": round,
+         "attributes": {"probabilities": dict(zip(names, p.tolist(), strict=True))}}
+        for item, k, p in zip(items, top, matrix, strict=True)
+    ]  # fmt: skip
+
+
 def write_probabilities(
     store, task: str, probabilities: pd.DataFrame, model: str, round: int | None = None
 ) -> str:
@@ -290,14 +308,7 @@ def write_probabilities(
                 f"`probabilities` classes must be options of task {task!r} {options.iloc[-1]}. "
                 f"Got {unknown} instead."
             )
-    top = matrix.argmax(axis=1)
-    names = [str(c) for c in classes]
-    rows = [
-        {"item_id": str(item), "task": task, "rater": model, "kind": "label", "source": "model",
-         "label": names[k], "confidence": float(p[k]), "model": model, "round": round,
-         "attributes": {"probabilities": dict(zip(names, p.tolist(), strict=True))}}
-        for item, k, p in zip(items, top, matrix, strict=True)
-    ]  # fmt: skip
+    rows = probability_rows(items, classes, matrix, task, model, round)
     return store.append(rows)
 
 

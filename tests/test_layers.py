@@ -6,7 +6,7 @@ import sys
 import pytest
 
 WIDGET_LIBRARIES = ("ipywidgets", "ipyevents", "anywidget", "jupyter_bbox_widget", "ipyannotations")
-HEAVY = ("torch", "torchvision", "ultralytics")
+HEAVY = ("torch", "torchvision", "ultralytics", "ray")
 
 LOGIC_MODULES = [
     "labelwidgets",
@@ -23,6 +23,8 @@ LOGIC_MODULES = [
     "labelwidgets.datasets",
     "labelwidgets.detect",
     "labelwidgets.active",
+    "labelwidgets.training.stream",
+    "labelwidgets.training._ray",
 ]
 
 

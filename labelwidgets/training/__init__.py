@@ -19,6 +19,7 @@ from .detector import (
 )
 from .models import MODELS, build_model
 from .noisy_student import NoisyStudent, balance_pseudo_labels, per_class_accuracy
+from .stream import StreamReport, predict_to_store, predicted_items
 
 __all__ = [
     "ArrayImages",
@@ -26,6 +27,7 @@ __all__ = [
     "Classifier",
     "MODELS",
     "NoisyStudent",
+    "StreamReport",
     "TrainedDetector",
     "balance_pseudo_labels",
     "build_model",
@@ -33,6 +35,8 @@ __all__ = [
     "load_detector",
     "per_class_accuracy",
     "predict_boxes",
+    "predict_to_store",
+    "predicted_items",
     "save_detector",
     "train_detector",
     "write_predictions",

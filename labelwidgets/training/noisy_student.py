@@ -103,6 +103,20 @@ def per_class_accuracy(predictions: pd.DataFrame, truth: pd.DataFrame) -> pd.Dat
     return out
 
 
+def pseudo_label_rows(item_ids, labels, confidences, task: str, models, round: int) -> list[dict]:
+    """Store rows of pseudo-labels, one per item (what ``write_pseudo_labels`` writes).
+
+    ``models`` is one model name for all rows or one per row (the teacher that produced each).
+    """
+    ids = [str(i) for i in item_ids]
+    names = [models] * len(ids) if isinstance(models, str) else list(models)
+    return [
+        {"item_id": item_id, "task": task, "rater": model, "kind": "label", "label": str(label),
+         "source": "pseudo", "model": model, "round": round, "confidence": float(conf)}
+        for item_id, label, conf, model in zip(ids, labels, confidences, names, strict=True)
+    ]
+
+
 class NoisyStudent(BaseEstimator):
     """Self-training with a noised student, iterated (a scikit-learn estimator).
 
@@ -433,14 +447,8 @@ class NoisyStudent(BaseEstimator):
             frame = kept[kept["round"] == r]
             if frame.empty:
                 continue
-            rows = [
-                {"item_id": item_id, "task": task, "rater": model, "kind": "label",
-                 "label": label, "source": "pseudo", "model": model, "round": r,
-                 "confidence": float(conf)}
-                for item_id, label, conf, model in zip(
-                    frame["item_id"], frame["label"], frame["confidence"], frame["model"],
-                    strict=True)
-            ]  # fmt: skip
+            rows = pseudo_label_rows(frame["item_id"], frame["label"], frame["confidence"], task,
+                                     frame["model"], r)
             sids.append(store.append(rows))
         return sids
 

@@ -161,34 +161,23 @@ def label_rows(item_ids, proba, classes, task: str, model: str, source: str = "m
     >>> rows[0]["label"], rows[0]["confidence"], rows[0]["source"], rows[0]["round"]
     ('cat', 0.75, 'pseudo', 1)
     """
-    from ..active import probability_matrix
+    from ..active import probability_matrix, probability_rows
+    from .noisy_student import pseudo_label_rows
 
     ids = [str(i) for i in item_ids]
     proba = np.asarray(proba, dtype=float).reshape(len(ids), len(classes))
     if source == "pseudo":
         best = proba.argmax(axis=1) if len(ids) else np.zeros(0, dtype=int)
         names = [str(c) for c in classes]
-        return [
-            {"item_id": item_id, "task": task, "rater": model, "kind": "label",
-             "label": names[k], "source": "pseudo", "model": model, "round": round,
-             "confidence": float(p[k])}
-            for item_id, k, p in zip(ids, best, proba, strict=True)
-        ]  # fmt: skip
+        return pseudo_label_rows(ids, [names[k] for k in best], proba[np.arange(len(ids)), best],
+                                 task, model, round)
     if not ids:
         return []
     long = pd.DataFrame({"item_id": np.repeat(np.asarray(ids, dtype=object), len(classes)),
                          "class": np.tile(np.asarray([str(c) for c in classes], dtype=object),
                                           len(ids)),
                          "probability": proba.ravel()})  # fmt: skip
-    items, names, matrix = probability_matrix(long)
-    names = [str(c) for c in names]
-    top = matrix.argmax(axis=1)
-    return [
-        {"item_id": str(item), "task": task, "rater": model, "kind": "label", "source": "model",
-         "label": names[k], "confidence": float(p[k]), "model": model, "round": round,
-         "attributes": {"probabilities": dict(zip(names, p.tolist(), strict=True))}}
-        for item, k, p in zip(items, top, matrix, strict=True)
-    ]  # fmt: skip
+    return probability_rows(*probability_matrix(long), task, model, round)
 
 
 def box_submissions(boxes: pd.DataFrame, task: str, model: str, source: str = "model",

@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	# torch 2.14.1 / torchvision 0.29.1 are pinned (see README: a CPU run needs no CUDA download here)
-	$(PIP) install --quiet -e ".[train,postgres,serve,dev,cluster]"
+	$(PIP) install --quiet -e ".[train,postgres,serve,dev,cluster,demo]"
 	$(PIP) install --quiet --no-deps "crowd-kit==1.4.2"
 	touch $(STAMP)
 

@@ -33,7 +33,7 @@ def fit_box(
 
     The box is moved, never shrunk: near a border it is shifted until all four edges lie
     inside ``[0, width] x [0, height]``. This is the rule of fixed-size click boxes and of
-    fixed-size crops (DESIGN.md, "Fixed-size click boxes").
+    fixed-size crops (README, "Conventions").
 
     Parameters
     ----------

@@ -486,3 +486,30 @@ def test_thread_count_small_images_train_on_one_cpu_thread(monkeypatch):
     with pytest.raises(ValueError, match="n_threads"):
         Classifier(n_threads=0).fit(np.zeros((4, 8, 8), dtype=np.uint8),
                                     pd.DataFrame({"item_id": list("abcd"), "label": list("xyxy")}))
+
+
+def test_init_starts_from_a_fitted_classifier_and_students_can_start_from_their_teacher():
+    import torch
+
+    images, truth = colour_images()
+    labels = first_k(truth, 6)
+    teacher = Classifier(**FAST, random_state=1).fit(images, labels)
+    # next to no training (lr 1e-9): the weights are still the teacher's
+    frozen = Classifier(**{**FAST, "lr": 1e-9}, init=teacher, random_state=5).fit(images, labels)
+    mine = dict(frozen.model_.named_parameters())   # (batch-norm statistics move with any data)
+    for k, v in teacher.model_.named_parameters():
+        assert torch.allclose(v, mine[k], atol=1e-5), k
+    scratch = Classifier(**{**FAST, "lr": 1e-9}, random_state=5).fit(images, labels)
+    assert not np.allclose(scratch.predict_proba(images), teacher.predict_proba(images))
+    # the wrong classes or an unfitted init are refused with what would work
+    with pytest.raises(InputError, match="classes being fitted"):
+        Classifier(**FAST, init=teacher).fit(images, labels[labels["label"] != "blue"])
+    with pytest.raises(InputError, match="fitted Classifier"):
+        Classifier(**FAST, init=Classifier()).fit(images, labels)
+    # the loop hands each student its teacher; the teacher itself starts from scratch
+    ns = fast_student(rounds=2, student_init="teacher").fit(images, labels)
+    assert ns.models_[0].init is None
+    assert ns.models_[1].init is ns.models_[0] and ns.models_[2].init is ns.models_[1]
+    assert clone(ns).get_params()["student_init"] == "teacher"
+    with pytest.raises(InputError, match="student_init"):
+        fast_student(student_init="warm").fit(images, labels)

@@ -101,6 +101,29 @@ def cpu_threads(threads: int | None):
         torch.set_num_threads(before)
 
 
+def initial_weights(init, net, classes) -> dict:
+    """The weights a fit starts from: ``init``'s, checked against the network and classes."""
+    fitted = getattr(init, "model_", None)
+    if fitted is None or not callable(getattr(fitted, "state_dict", None)):
+        raise InputError(
+            f"`init` must be a fitted Classifier (or None). Got {type(init).__name__} "
+            f"{'without trained weights' if fitted is None else ''} instead."
+        )
+    if list(init.classes_) != list(classes):
+        raise InputError(
+            f"`init` must have the classes being fitted {list(classes)}. Got a Classifier of "
+            f"{list(init.classes_)} instead."
+        )
+    state = fitted.state_dict()
+    own = net.state_dict()
+    if set(state) != set(own) or any(state[k].shape != own[k].shape for k in own):
+        raise InputError(
+            f"`init` must be the same network as `model`. Got a {type(fitted).__name__} whose "
+            f"weights do not fit {type(net).__name__} instead."
+        )
+    return {k: v.detach().to("cpu").clone() for k, v in state.items()}
+
+
 class Classifier(BaseEstimator):
     """A torch image classifier trained with noise (augmentation, dropout, stochastic depth).
 
@@ -160,6 +183,9 @@ class Classifier(BaseEstimator):
         Torch CPU threads while fitting and predicting. None: one thread for images of at most
         64 pixels and in test mode (small convolutions gain nothing from more on a few cores;
         see :func:`thread_count`), torch's own setting otherwise.
+    init : Classifier or None, default=None
+        None: a seeded random start. A fitted ``Classifier`` of the same network and classes:
+        start from its weights (fine-tuning; what ``NoisyStudent(student_init="teacher")`` does).
     verbose : bool, default=True
         Show a tqdm progress bar over epochs (notebook-aware).
 
@@ -206,6 +232,7 @@ class Classifier(BaseEstimator):
         random_state: int = 0,
         device=None,
         n_threads: int | None = None,
+        init=None,
         verbose: bool = True,
     ):
         self.model = model
@@ -223,6 +250,7 @@ class Classifier(BaseEstimator):
         self.random_state = random_state
         self.device = device
         self.n_threads = n_threads
+        self.init = init
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
@@ -306,7 +334,10 @@ class Classifier(BaseEstimator):
             torch.manual_seed(seed)
             if self.device_.startswith("cuda"):
                 torch.cuda.manual_seed_all(seed)
-            net = build_model(self.model, k).to(self.device_)
+            net = build_model(self.model, k)
+            if self.init is not None:
+                net.load_state_dict(initial_weights(self.init, net, self.classes_))
+            net = net.to(self.device_)
             noise = (
                 BatchNoise(magnitude=self.magnitude, flips=self.flips, seed=seed)
                 if self.noise

@@ -26,7 +26,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
-from .._validate import InputError, check_fraction, check_name, check_positive_int
+from .._validate import InputError, check_choice, check_fraction, check_name, check_positive_int
 from .classifier import Classifier, proba_frame
 from .data import check_classes, check_images, check_labels, item_ids_of
 from .models import model_name
@@ -117,6 +117,10 @@ def pseudo_label_rows(item_ids, labels, confidences, task: str, models, round: i
     ]
 
 
+#: Where a student's training starts (``NoisyStudent(student_init=...)``).
+STUDENT_INITS = ("scratch", "teacher")
+
+
 class NoisyStudent(BaseEstimator):
     """Self-training with a noised student, iterated (a scikit-learn estimator).
 
@@ -144,6 +148,10 @@ class NoisyStudent(BaseEstimator):
         The class list; every class needs at least one human label. Default: the labels seen.
     random_state : int, default=0
         Seed; round ``r`` sets the clone's ``random_state`` to ``random_state + r``.
+    student_init : {"scratch", "teacher"}, default="scratch"
+        Where a student's training starts: a seeded random start, as Xie et al. train students,
+        or its teacher's weights (the estimator's ``init``; fine-tuning: steadier on small data
+        and short training, where a student from scratch can lose a slice its teacher had).
     verbose : bool, default=True
         A progress bar over rounds (the estimators show their own).
 
@@ -193,6 +201,7 @@ class NoisyStudent(BaseEstimator):
         soft: bool = False,
         classes=None,
         random_state: int = 0,
+        student_init: str = "scratch",
         verbose: bool = True,
     ):
         self.teacher = teacher
@@ -203,6 +212,7 @@ class NoisyStudent(BaseEstimator):
         self.soft = soft
         self.classes = classes
         self.random_state = random_state
+        self.student_init = student_init
         self.verbose = verbose
 
     # ------------------------------------------------------------ helpers
@@ -210,6 +220,7 @@ class NoisyStudent(BaseEstimator):
         check_positive_int(self.rounds, "rounds", minimum=0)
         check_fraction(self.threshold, "threshold")
         check_positive_int(self.random_state, "random_state", minimum=0)
+        check_choice(self.student_init, STUDENT_INITS, "student_init")
         for what in ("teacher", "student"):
             est = getattr(self, what)
             if est is None:
@@ -223,7 +234,7 @@ class NoisyStudent(BaseEstimator):
                     f"Got {type(est).__name__} (without {missing}) instead."
                 )
 
-    def _round_estimator(self, r: int):
+    def _round_estimator(self, r: int, previous=None):
         """A fresh clone of the teacher (round 0) or the student, seeded for round ``r``."""
         base = self.teacher if r == 0 or self.student is None else self.student
         est = Classifier(verbose=self.verbose) if base is None else clone(base)
@@ -231,6 +242,13 @@ class NoisyStudent(BaseEstimator):
         update = {"classes": list(self.classes_)} if "classes" in params else {}
         if "random_state" in params:
             update["random_state"] = int(self.random_state) + r
+        if r > 0 and self.student_init == "teacher":
+            if "init" not in params:
+                raise InputError(
+                    f"`student_init='teacher'` needs a student with an `init` parameter, such as "
+                    f"Classifier. Got {type(est).__name__} instead; use student_init='scratch'."
+                )
+            update["init"] = previous
         return est.set_params(**update)
 
     def _proba(self, model, images) -> np.ndarray:
@@ -316,7 +334,7 @@ class NoisyStudent(BaseEstimator):
         for r in bar:
             tic = time.perf_counter()
             bar.set_postfix(model="teacher" if r == 0 else f"student r{r}")
-            est = self._round_estimator(r)
+            est = self._round_estimator(r, models[-1] if models else None)
             if r == 0:
                 est.fit(images, labels)
             else:

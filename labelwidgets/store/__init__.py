@@ -16,23 +16,16 @@ with a higher ``annotation_id`` (``_views``); reads go through the store's own d
 (``_read``).
 """
 
-from ._schema import (
-    ANNOTATION_COLUMNS,
-    KINDS,
-    LABEL_COLUMNS,
-    ROLES,
-    SOURCES,
-    TASK_KINDS,
-    annotations_table,
-    assignments_table,
-    items_table,
-    tasks_table,
-)
+# the schema objects and column lists stay importable from here, as before the package split
+from ._schema import ANNOTATION_COLUMNS as ANNOTATION_COLUMNS
+from ._schema import KINDS, SOURCES, TASK_KINDS
+from ._schema import LABEL_COLUMNS as LABEL_COLUMNS
+from ._schema import ROLES as ROLES
+from ._schema import annotations_table as annotations_table
+from ._schema import assignments_table as assignments_table
+from ._schema import items_table as items_table
+from ._schema import tasks_table as tasks_table
 from ._store import LabelStore, default_rater
 from ._views import current_rows
 
 __all__ = ["LabelStore", "TASK_KINDS", "SOURCES", "KINDS", "current_rows", "default_rater"]
-
-# the schema objects stay importable from here, as before the package split
-_SCHEMA = (ANNOTATION_COLUMNS, LABEL_COLUMNS, ROLES, annotations_table, assignments_table,
-           items_table, tasks_table)  # fmt: skip

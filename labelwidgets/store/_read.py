@@ -68,7 +68,7 @@ def _read_dbapi(engine: sa.Engine, sql: str, params: dict, columns: list[str]) -
         cur = raw.cursor()
         cur.execute(sql, params)
         while rows := cur.fetchmany(_CHUNK):
-            chunks.append([_arrow(col, values) for col, values in zip(columns, zip(*rows), strict=True)])
+            chunks.append([_arrow(col, values) for col, values in zip(columns, zip(*rows, strict=True), strict=True)])
             del rows
         cur.close()
     finally:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ._views import CurrentView, _winners
+from ._views import Codes, CurrentView, _winners
 
 _MISSING = np.nan
 
@@ -63,9 +63,8 @@ def task_cells(cur: pd.DataFrame, kinds: Mapping[str, str]) -> dict[str, tuple[s
 
 
 def _codes(cur: pd.DataFrame) -> np.ndarray:
-    from ._views import _key_codes
-
-    return _key_codes(cur, ("item_id", "task"))
+    codes = Codes()
+    return (codes.encode("item_id", cur["item_id"]) << 16) | codes.encode("task", cur["task"])
 
 
 def _lists(item_ids: pd.Series, values: np.ndarray) -> pd.Series:

@@ -51,36 +51,31 @@ def current_rows(log: pd.DataFrame) -> pd.DataFrame:
     if log.empty:
         return _typed(log).reset_index(drop=True)
     retracted = log.loc[log["kind"] == "retract", "retracts"].dropna().unique()
-    return _typed(_current(log, set(retracted)))
+    return _typed(_current(log, set(retracted))[0])
 
 
-def _current(log: pd.DataFrame, dead: set[str]) -> pd.DataFrame:
-    """``current_rows`` with the retracted submission ids given."""
-    live = log[(log["kind"] != "retract").to_numpy() & ~isin(log["submission_id"], dead)]
-    if not live["annotation_id"].is_monotonic_increasing:
-        live = live.sort_values("annotation_id", kind="stable")
-    live = live.reset_index(drop=True)
-    if live.empty:
-        return live
-    key = _key_codes(live)
-    return live[_winners(key, live["submission_id"])].reset_index(drop=True)
+def _current(log: pd.DataFrame, dead: set[str], keys: np.ndarray | None = None):
+    """``current_rows`` with the retracted submission ids given (and the keys, if known)."""
+    if not log["annotation_id"].is_monotonic_increasing:
+        order = np.argsort(log["annotation_id"].to_numpy(), kind="stable")
+        log = log.take(order)
+        keys = None if keys is None else keys[order]
+    live = np.flatnonzero((log["kind"] != "retract").to_numpy() & ~isin(log["submission_id"], dead))
+    if keys is None:
+        keys = Codes().keys(log)
+    keep = np.zeros(len(log), dtype=bool)
+    if len(live):
+        keep[live[_winners(keys[live], pc.take(_arrow(log["submission_id"]), pa.array(live)))]] = True
+    return log[keep].reset_index(drop=True), keys[keep]
 
 
-def _key_codes(frame: pd.DataFrame, cols=("item_id", "task", "rater")) -> np.ndarray:
-    codes = np.zeros(len(frame), dtype=np.int64)
-    for col in cols:
-        c, uniques = pd.factorize(frame[col])
-        codes = codes * (len(uniques) + 1) + c
-    return codes
-
-
-def _winners(key: np.ndarray, sids: pd.Series) -> np.ndarray:
+def _winners(key: np.ndarray, sids) -> np.ndarray:
     """Rows (in write order) that belong to the last submission of their key."""
     kc, uniques = pd.factorize(key)
     last = ~pd.Series(kc).duplicated(keep="last").to_numpy()
     winner = np.empty(len(uniques), dtype=np.int64)
     winner[kc[last]] = np.flatnonzero(last)
-    sid = _arrow(sids)
+    sid = sids if isinstance(sids, pa.Array | pa.ChunkedArray) else _arrow(sids)
     same = pc.equal(sid, pc.take(sid, pa.array(winner[kc])))
     return np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
 
@@ -89,26 +84,27 @@ class Codes:
     """Stable integer codes for item ids, tasks and raters (shared by a store's views)."""
 
     def __init__(self):
-        self._index = {c: pd.Index([], dtype="str") for c in ("item_id", "task", "rater")}
+        self._values = {c: pa.array([], pa.large_string()) for c in ("item_id", "task", "rater")}
 
     def encode(self, col: str, values: pd.Series) -> np.ndarray:
-        index = self._index[col]
-        codes = index.get_indexer(values)
-        if (codes < 0).any():
-            new = pd.Index(values[codes < 0]).unique()
-            self._index[col] = index = index.append(new)
-            codes = index.get_indexer(values)
-        return codes.astype(np.int64)
+        arr = _arrow(values)
+        codes = pc.index_in(arr, value_set=self._values[col])
+        if codes.null_count:
+            new = pc.unique(pc.filter(arr, pc.is_null(codes)))
+            self._values[col] = pa.concat_arrays([self._values[col], new.cast(pa.large_string())])
+            codes = pc.index_in(arr, value_set=self._values[col])
+        return np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64)
 
     def keys(self, frame: pd.DataFrame) -> np.ndarray:
         """One int64 per (item, task, rater): item << 32 | task << 16 | rater."""
         item, task, rater = (self.encode(c, frame[c]) for c in ("item_id", "task", "rater"))
-        if len(self._index["task"]) >= 1 << 16 or len(self._index["rater"]) >= 1 << 16:
+        if len(self._values["task"]) >= 1 << 16 or len(self._values["rater"]) >= 1 << 16:
             raise OverflowError("more than 65,535 tasks or raters: views are read in full")
         return (item << 32) | (task << 16) | rater
 
     def items(self, keys: np.ndarray) -> pd.Index:
-        return self._index["item_id"][np.unique(keys >> 32)]
+        codes = np.unique(keys >> 32)
+        return pd.Index(self._values["item_id"].take(pa.array(codes)).to_pylist(), dtype="str")
 
 
 class Rows:
@@ -159,8 +155,7 @@ class CurrentView:
         if self.rows is None:
             log = read_annotations(engine, f"{self.where} AND annotation_id <= :top", {**self.params, "top": top})
             self.dead = set(log.loc[log["kind"] == "retract", "retracts"].dropna())
-            cur = _current(log, self.dead)
-            self.rows = Rows(cur, codes.keys(cur))
+            self.rows = Rows(*_current(log, self.dead, codes.keys(log)))
             self._track(postgres, engine, log["annotation_id"].to_numpy(), 0, top, xmin)
             self.upto = top
             self.version += 1
@@ -268,9 +263,8 @@ class CurrentView:
             frames.append(read_annotations(engine, where, {**self.params, **names, "top": top}))
         log = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         log_keys = codes.keys(log)
-        log = log[np.isin(log_keys, keys)]
-        cur = _current(log, self.dead)
-        return Rows(cur, codes.keys(cur))
+        mine = np.isin(log_keys, keys)
+        return Rows(*_current(log[mine].reset_index(drop=True), self.dead, log_keys[mine]))
 
     # ------------------------------------------------------------------ reads
     def current(self) -> pd.DataFrame:

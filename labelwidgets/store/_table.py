@@ -100,7 +100,7 @@ class TableView:
         if rebuild:
             self._build(view.rows.frame, items, kinds)
         elif len(changed):
-            self._update(view, codes.items(changed), kinds)
+            self._update(view, codes, codes.items(changed), kinds)
         self.version, self.items_key, self.kinds = view.version, items_key, dict(kinds)
         return self._assemble()
 
@@ -115,14 +115,14 @@ class TableView:
             values[pos[ok]] = col.to_numpy(dtype=object)[ok]
             self.cells[task], self.task_kinds[task] = values, kind
 
-    def _update(self, view: CurrentView, item_ids: pd.Index, kinds) -> None:
+    def _update(self, view: CurrentView, codes, item_ids: pd.Index, kinds) -> None:
         index = pd.Index(self.items["item_id"])
         pos = index.get_indexer(item_ids)
         pos = pos[pos >= 0]
         if not len(pos):
             return
         frame = view.rows.frame
-        mine = frame[frame["item_id"].isin(item_ids).to_numpy()]
+        mine = frame[codes.item_rows(view.rows, item_ids)]
         cells = task_cells(mine, kinds)
         if set(cells) - set(self.cells) or any(kind != self.task_kinds[t] for t, (kind, _) in cells.items()):
             self._build(frame, self.items, kinds)

@@ -106,6 +106,12 @@ class Codes:
         codes = np.unique(keys >> 32)
         return pd.Index(self._values["item_id"].take(pa.array(codes)).to_pylist(), dtype="str")
 
+    def item_rows(self, rows: Rows, item_ids: pd.Index) -> np.ndarray:
+        """A mask of the rows of ``item_ids``."""
+        codes = pc.index_in(pa.array(list(item_ids), pa.large_string()), value_set=self._values["item_id"])
+        codes = np.asarray(codes.drop_null().to_numpy(zero_copy_only=False), dtype=np.int64)
+        return np.isin(rows.keys >> 32, codes)
+
 
 class Rows:
     """A frame of current rows with the key of every row, changed by deltas."""
@@ -114,19 +120,23 @@ class Rows:
         self.frame, self.keys = frame.reset_index(drop=True), keys
 
     def apply(self, remove: np.ndarray, add: pd.DataFrame, add_keys: np.ndarray) -> None:
+        """Drop the rows of the ``remove`` keys and add ``add`` (in id order): one pass over the frame."""
         frame, keys = self.frame, self.keys
+        keep = np.arange(len(keys))
         if len(remove):
-            keep = ~pd.Series(keys).isin(remove).to_numpy()
-            if not keep.all():
-                frame, keys = frame[keep], keys[keep]
-        if len(add):
-            in_order = frame.empty or add["annotation_id"].iloc[0] > frame["annotation_id"].iloc[-1]
-            frame = pd.concat([frame, add], ignore_index=True)
-            keys = np.concatenate([keys, add_keys])
-            if not in_order:
-                order = np.argsort(frame["annotation_id"].to_numpy(), kind="stable")
-                frame, keys = frame.take(order), keys[order]
-        self.frame, self.keys = frame.reset_index(drop=True), keys
+            keep = np.flatnonzero(~pd.Series(keys).isin(remove).to_numpy())
+        if not len(add):
+            if len(keep) < len(keys):
+                self.frame, self.keys = frame.take(keep).reset_index(drop=True), keys[keep]
+            return
+        ids = frame["annotation_id"].to_numpy()
+        new_ids = add["annotation_id"].to_numpy()
+        both = pd.concat([frame, add], ignore_index=True)  # Arrow columns: chunks, no copy
+        order = np.concatenate([keep, len(keys) + np.arange(len(add))])
+        if len(keep) and new_ids[0] < ids[keep[-1]]:
+            order = order[np.argsort(np.concatenate([ids[keep], new_ids]), kind="stable")]
+        self.frame = both.take(order).reset_index(drop=True)
+        self.keys = np.concatenate([keys, add_keys])[order]
 
 
 class CurrentView:
@@ -139,7 +149,7 @@ class CurrentView:
         self.pending: list[tuple[int, np.ndarray]] = []  # (snapshot xmax, gap ids) to confirm
         self.dead: set[str] = set()
         self.rows: Rows | None = None
-        self.labels: Rows | None = None
+        self._labels: tuple[int, pd.DataFrame] | None = None
         self.version = 0
         self.journal: list[tuple[int, np.ndarray]] = []  # (version, keys changed)
 
@@ -240,14 +250,7 @@ class CurrentView:
             added, added_keys = live.iloc[:0], np.empty(0, np.int64)
         if not len(remove) and added.empty:
             return
-        for target in (self.rows, self.labels):
-            if target is None:
-                continue
-            if target is self.labels:
-                keep = _is_label(added)
-                target.apply(remove, added[keep], added_keys[keep])
-            else:
-                target.apply(remove, added, added_keys)
+        self.rows.apply(remove, added, added_keys)
         self.version += 1
         self.journal.append((self.version, np.union1d(remove, added_keys)))
         del self.journal[:-_JOURNAL]
@@ -271,10 +274,10 @@ class CurrentView:
         return self.rows.frame.copy(deep=False)
 
     def label_rows(self) -> pd.DataFrame:
-        if self.labels is None:
-            keep = _is_label(self.rows.frame)
-            self.labels = Rows(self.rows.frame[keep], self.rows.keys[keep])
-        return self.labels.frame[LABEL_COLUMNS]
+        if self._labels is None or self._labels[0] != self.version:
+            frame = self.rows.frame
+            self._labels = (self.version, frame.loc[_is_label(frame), LABEL_COLUMNS].reset_index(drop=True))
+        return self._labels[1].copy(deep=False)
 
     def changed_since(self, version: int) -> np.ndarray | None:
         """Keys changed after ``version`` (None: too long ago, rebuild)."""

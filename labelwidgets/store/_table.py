@@ -121,11 +121,11 @@ class TableView:
         pos = pos[pos >= 0]
         if not len(pos):
             return
-        frame = view.rows.frame
-        mine = frame[codes.item_rows(view.rows, item_ids)]
+        rows = view.rows
+        mine = rows.select(rows.item_mask(codes.item_codes(item_ids)))
         cells = task_cells(mine, kinds)
         if set(cells) - set(self.cells) or any(kind != self.task_kinds[t] for t, (kind, _) in cells.items()):
-            self._build(frame, self.items, kinds)
+            self._build(rows.frame, self.items, kinds)
             return
         for task, (_, col) in cells.items():
             values = self.cells[task]

@@ -106,37 +106,107 @@ class Codes:
         codes = np.unique(keys >> 32)
         return pd.Index(self._values["item_id"].take(pa.array(codes)).to_pylist(), dtype="str")
 
-    def item_rows(self, rows: Rows, item_ids: pd.Index) -> np.ndarray:
-        """A mask of the rows of ``item_ids``."""
+    def item_codes(self, item_ids: pd.Index) -> np.ndarray:
         codes = pc.index_in(pa.array(list(item_ids), pa.large_string()), value_set=self._values["item_id"])
-        codes = np.asarray(codes.drop_null().to_numpy(zero_copy_only=False), dtype=np.int64)
-        return np.isin(rows.keys >> 32, codes)
+        return np.asarray(codes.drop_null().to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 class Rows:
-    """A frame of current rows with the key of every row, changed by deltas."""
+    """Current rows and their keys, changed by deltas without copying the frame each time.
+
+    Rows are kept in parts (the first read, then each refresh's new rows) with an ``alive``
+    mask: a delta only appends a part and clears mask bits. A frame is built (one pass) only
+    when a view is asked for, and the parts are then compacted into it.
+    """
 
     def __init__(self, frame: pd.DataFrame, keys: np.ndarray):
-        self.frame, self.keys = frame.reset_index(drop=True), keys
+        self._reset(frame.reset_index(drop=True), keys)
+
+    def _reset(self, frame: pd.DataFrame, keys: np.ndarray) -> None:
+        self.parts = [frame]
+        self.all_keys = np.asarray(keys, dtype=np.int64)
+        self.ids = frame["annotation_id"].to_numpy()
+        self.alive = np.ones(len(frame), dtype=bool)
+        self.labels = _is_label(frame)
+        self.in_order = True  # alive rows are stored in annotation_id order
+        self._frame: pd.DataFrame | None = frame
 
     def apply(self, remove: np.ndarray, add: pd.DataFrame, add_keys: np.ndarray) -> None:
-        """Drop the rows of the ``remove`` keys and add ``add`` (in id order): one pass over the frame."""
-        frame, keys = self.frame, self.keys
-        keep = np.arange(len(keys))
+        """Drop the rows of the ``remove`` keys and add ``add`` (sorted by annotation_id)."""
         if len(remove):
-            keep = np.flatnonzero(~pd.Series(keys).isin(remove).to_numpy())
-        if not len(add):
-            if len(keep) < len(keys):
-                self.frame, self.keys = frame.take(keep).reset_index(drop=True), keys[keep]
-            return
-        ids = frame["annotation_id"].to_numpy()
-        new_ids = add["annotation_id"].to_numpy()
-        both = pd.concat([frame, add], ignore_index=True)  # Arrow columns: chunks, no copy
-        order = np.concatenate([keep, len(keys) + np.arange(len(add))])
-        if len(keep) and new_ids[0] < ids[keep[-1]]:
-            order = order[np.argsort(np.concatenate([ids[keep], new_ids]), kind="stable")]
-        self.frame = both.take(order).reset_index(drop=True)
-        self.keys = np.concatenate([keys, add_keys])[order]
+            gone = pd.Series(self.all_keys).isin(remove).to_numpy()
+            self.alive &= ~gone
+        if len(add):
+            add = add.reset_index(drop=True)
+            new_ids = add["annotation_id"].to_numpy()
+            live_ids = self.ids[self.alive]
+            if len(live_ids) and new_ids[0] < live_ids.max():
+                self.in_order = False
+            self.parts.append(add)
+            self.all_keys = np.concatenate([self.all_keys, add_keys])
+            self.ids = np.concatenate([self.ids, new_ids])
+            self.alive = np.concatenate([self.alive, np.ones(len(add), dtype=bool)])
+            self.labels = np.concatenate([self.labels, _is_label(add)])
+        self._frame = None
+        if len(self.parts) > 32 or self.alive.sum() < 0.75 * len(self.alive):
+            self.frame  # noqa: B018  (compacts)
+
+    def _positions(self, mask: np.ndarray | None = None) -> np.ndarray:
+        pos = np.flatnonzero(self.alive if mask is None else self.alive & mask)
+        if not self.in_order:
+            pos = pos[np.argsort(self.ids[pos], kind="stable")]
+        return pos
+
+    def select(self, mask: np.ndarray | None = None, columns: list[str] | None = None) -> pd.DataFrame:
+        """The alive rows (where ``mask``), in annotation_id order: one pass over the parts."""
+        pos = self._positions(mask)
+        parts = self.parts if columns is None else [p[columns] for p in self.parts]
+        if len(parts) == 1:
+            whole = parts[0]
+        else:
+            whole = pd.concat(parts, ignore_index=True)  # Arrow columns: chunks, no copy
+        if len(pos) == len(whole) and self.in_order:
+            return whole.copy(deep=False)
+        return whole.take(pos).reset_index(drop=True)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        if self._frame is None:
+            pos = self._positions()
+            frame = self.select()
+            self._reset(frame, self.all_keys[pos])
+        return self._frame
+
+    @property
+    def keys(self) -> np.ndarray:
+        return self.all_keys[self._positions()]
+
+    def sid_keys(self, sids) -> np.ndarray:
+        """Keys of the alive rows whose submission id is in ``sids``."""
+        hit = np.zeros(len(self.alive), dtype=bool)
+        start = 0
+        for part in self.parts:
+            hit[start : start + len(part)] = isin(part["submission_id"], sids)
+            start += len(part)
+        return self.all_keys[hit & self.alive]
+
+    def current_sids(self, keys: np.ndarray) -> list:
+        """The current submission id of each key (None where the key has none)."""
+        hit = np.flatnonzero(self.alive & pd.Series(self.all_keys).isin(keys).to_numpy())
+        found = dict(zip(self.all_keys[hit].tolist(), self._column("submission_id", hit), strict=True))
+        return [found.get(k) for k in keys.tolist()]
+
+    def _column(self, col: str, positions: np.ndarray) -> list:
+        """Values of ``col`` at storage ``positions`` (ascending)."""
+        bounds = np.cumsum([0] + [len(p) for p in self.parts])
+        out: list = []
+        for k, part in enumerate(self.parts):
+            inside = positions[(positions >= bounds[k]) & (positions < bounds[k + 1])] - bounds[k]
+            out.extend(part[col].take(inside).tolist())
+        return out
+
+    def item_mask(self, item_codes: np.ndarray) -> np.ndarray:
+        return np.isin(self.all_keys >> 32, item_codes)
 
 
 class CurrentView:
@@ -206,8 +276,7 @@ class CurrentView:
         rows = self.rows
         reload = set()
         if newly_dead:
-            hit = isin(rows.frame["submission_id"], newly_dead)
-            reload.update(rows.keys[hit].tolist())
+            reload.update(rows.sid_keys(newly_dead).tolist())
         replace_keys: list[int] = []
         take = np.zeros(len(live), dtype=bool)
         if len(live):
@@ -215,7 +284,7 @@ class CurrentView:
             if late.any():
                 reload.update(codes.keys(new[late]).tolist())
             winners = pd.DataFrame({"key": keys, "sid": live["submission_id"]}).drop_duplicates("key", keep="last")
-            now_sid = _current_sid(rows, winners["key"].to_numpy())
+            now_sid = rows.current_sids(winners["key"].to_numpy())
             seen = _seen_before(engine, set(winners["sid"]), old_upto)
             use = np.zeros(len(winners), dtype=bool)
             for k, (key, sid, now) in enumerate(zip(winners["key"], winners["sid"], now_sid, strict=True)):
@@ -275,8 +344,7 @@ class CurrentView:
 
     def label_rows(self) -> pd.DataFrame:
         if self._labels is None or self._labels[0] != self.version:
-            frame = self.rows.frame
-            self._labels = (self.version, frame.loc[_is_label(frame), LABEL_COLUMNS].reset_index(drop=True))
+            self._labels = (self.version, self.rows.select(self.rows.labels, LABEL_COLUMNS))
         return self._labels[1].copy(deep=False)
 
     def changed_since(self, version: int) -> np.ndarray | None:
@@ -291,13 +359,6 @@ class CurrentView:
 
 def _is_label(frame: pd.DataFrame) -> np.ndarray:
     return (frame["kind"].isin(_SHAPES) & frame["label"].notna()).to_numpy()
-
-
-def _current_sid(rows: Rows, keys: np.ndarray) -> list:
-    """The current submission id of each key (None where the key has no current rows)."""
-    hit = np.flatnonzero(pd.Series(rows.keys).isin(keys).to_numpy())
-    found = dict(zip(rows.keys[hit].tolist(), rows.frame["submission_id"].take(hit), strict=True))
-    return [found.get(k) for k in keys.tolist()]
 
 
 def _seen_before(engine, sids: set[str], upto: int) -> set[str]:

@@ -140,7 +140,7 @@ class TableView:
         for task in sorted(self.cells):
             if task not in self.columns:
                 values = self.cells[task]
-                present = pd.notna(values) if self.task_kinds[task] == "single" else ~_missing(values)
+                present = ~pd.isna(values)
                 if not present.any():
                     self.columns[task] = pd.Series([None] * len(values), dtype=object)
                 elif self.task_kinds[task] == "single":
@@ -149,7 +149,3 @@ class TableView:
                     self.columns[task] = pd.Series(values.copy(), dtype=object)
             out[task] = self.columns[task]
         return out
-
-
-def _missing(values: np.ndarray) -> np.ndarray:
-    return np.fromiter((v is _MISSING or (isinstance(v, float) and v != v) for v in values), bool, len(values))

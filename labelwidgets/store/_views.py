@@ -159,15 +159,25 @@ class Rows:
 
     def select(self, mask: np.ndarray | None = None, columns: list[str] | None = None) -> pd.DataFrame:
         """The alive rows (where ``mask``), in annotation_id order: one pass over the parts."""
-        pos = self._positions(mask)
-        parts = self.parts if columns is None else [p[columns] for p in self.parts]
-        if len(parts) == 1:
-            whole = parts[0]
-        else:
-            whole = pd.concat(parts, ignore_index=True)  # Arrow columns: chunks, no copy
-        if len(pos) == len(whole) and self.in_order:
-            return whole.copy(deep=False)
-        return whole.take(pos).reset_index(drop=True)
+        keep = self.alive if mask is None else self.alive & mask
+        pieces, start = [], 0
+        for part in self.parts:
+            inside = keep[start : start + len(part)]
+            start += len(part)
+            if columns is not None:
+                part = part[columns]
+            if inside.all():
+                pieces.append(part)
+            elif inside.any():
+                pieces.append(part[inside])  # a filter works chunk by chunk (no concatenation)
+        if not pieces:
+            return self.parts[0].iloc[:0] if columns is None else self.parts[0][columns].iloc[:0]
+        out = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0].reset_index(drop=True)
+        if not self.in_order:
+            ids = out["annotation_id"].to_numpy() if "annotation_id" in out else self.ids[keep]
+            if not (np.diff(ids) > 0).all():
+                out = out.take(np.argsort(ids, kind="stable")).reset_index(drop=True)
+        return out
 
     @property
     def frame(self) -> pd.DataFrame:

@@ -84,6 +84,7 @@ class TableView:
 
     def __init__(self):
         self.version = -1
+        self.view: CurrentView | None = None  # the view the cells follow (a new one: rebuild)
         self.items_key = None
         self.kinds: dict[str, str] | None = None
         self.items: pd.DataFrame | None = None
@@ -92,7 +93,7 @@ class TableView:
         self.columns: dict[str, pd.Series] = {}
 
     def frame(self, view: CurrentView, codes, items: pd.DataFrame, items_key, kinds: dict[str, str]):
-        changed = view.changed_since(self.version)
+        changed = view.changed_since(self.version) if view is self.view else None
         rebuild = (
             self.items_key != items_key or self.kinds != kinds or changed is None
             or set(self.task_kinds) - set(kinds)  # a task without a definition: its kind may change
@@ -102,6 +103,7 @@ class TableView:
         elif len(changed):
             self._update(view, codes, codes.items(changed), kinds)
         self.version, self.items_key, self.kinds = view.version, items_key, dict(kinds)
+        self.view = view
         return self._assemble()
 
     def _build(self, cur: pd.DataFrame, items: pd.DataFrame, kinds) -> None:

@@ -284,3 +284,16 @@ def test_postgres_rows_that_commit_late_are_read(postgres_url):
     pd.testing.assert_frame_equal(store.labels(), LabelStore(postgres_url, incremental=False).labels())
     other.dispose()
     store.close()
+
+
+def test_many_views_evict_the_oldest_and_stay_right(store):
+    store.add_items(pd.DataFrame({"item_id": ["a"], "path": ["/a"]}))
+    store.submit("a", {"t": "x"}, rater="r0")
+    assert store.table(rater="r0")["t"].tolist() == ["x"]
+    for k in range(40):  # more views than a store keeps
+        store.current(rater=f"r{k}")
+        store.labels(task="t", rater=f"r{k}")
+    store.submit("a", {"t": "y"}, rater="r0")
+    assert store.table(rater="r0")["t"].tolist() == ["y"]
+    assert store.labels(rater="r0")["label"].tolist() == ["y"]
+    assert len(store._views) <= 16

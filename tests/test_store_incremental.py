@@ -145,14 +145,19 @@ def test_undo_of_the_current_answer_restores_the_previous_one(store):
 def test_returned_frames_are_the_callers(store):
     store.add_items(pd.DataFrame({"item_id": ["a", "b"], "path": ["/a", "/b"]}))
     store.submit("a", {"t": "x"}, rater="r")
+    store.register_task("objects", ["cat"], kind="box")
+    store.submit_boxes("a", "objects", [{"x": 1, "y": 2, "w": 3, "h": 4, "label": "cat"}], rater="r")
     labels, table, current = store.labels(), store.table(), store.current()
+    table.loc[0, "objects"][0]["label"] = "dog"
+    table.loc[0, "objects"].append({"label": "bird"})
     labels.loc[0, "label"] = "changed"
     labels["label"] = "gone"
     table.loc[0, "t"] = "changed"
     current.iloc[0, current.columns.get_loc("label")] = "changed"
-    assert store.labels()["label"].tolist() == ["x"]
+    assert store.labels()["label"].tolist() == ["x", "cat"]
     assert store.table()["t"].tolist()[0] == "x"
-    assert store.current()["label"].tolist() == ["x"]
+    assert store.table()["objects"].tolist()[0] == [{"label": "cat", "x": 1.0, "y": 2.0, "w": 3.0, "h": 4.0}]
+    assert store.current()["label"].tolist() == ["x", "cat"]
 
 
 def test_a_repeat_read_without_new_rows_reads_no_rows(store, monkeypatch):

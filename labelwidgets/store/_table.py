@@ -149,5 +149,19 @@ class TableView:
                     self.columns[task] = pd.Series(values, dtype="str")
                 else:
                     self.columns[task] = pd.Series(values.copy(), dtype=object)
-            out[task] = self.columns[task]
+            col = self.columns[task]
+            if col.dtype == object and self.task_kinds[task] != "single":
+                fresh = _fresh(col.to_numpy(), boxes=self.task_kinds[task] != "multi")
+                col = pd.Series(fresh, dtype=object)  # the lists (and dicts) are the caller's too
+            out[task] = col
         return out
+
+
+def _fresh(values: np.ndarray, boxes: bool) -> np.ndarray:
+    """New lists (and box dicts) for the cells, so that changing one never reaches the cache."""
+    out = np.empty(len(values), dtype=object)
+    if boxes:
+        out[:] = [[b.copy() for b in v] if type(v) is list else v for v in values.tolist()]
+    else:
+        out[:] = [v.copy() if type(v) is list else v for v in values.tolist()]
+    return out

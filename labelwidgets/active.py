@@ -416,13 +416,7 @@ def predictions_version(store) -> int | None:
     Predictions, and retractions of them, only ever add rows with higher ids, so the same
     version means the same current predictions: a cheap check before reading them again.
     """
-    import sqlalchemy as sa
-
-    from .store import annotations_table as t
-
-    query = sa.select(sa.func.max(t.c.annotation_id)).where(t.c.source == "model")
-    with store.engine.connect() as conn:
-        return conn.execute(query).scalar()
+    return store.predictions_version()
 
 
 class UncertaintyRank:

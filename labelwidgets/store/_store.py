@@ -18,6 +18,7 @@ import getpass
 import json
 import os
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -26,75 +27,25 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-__all__ = ["LabelStore", "TASK_KINDS", "SOURCES", "KINDS", "current_rows", "default_rater"]
-
-TASK_KINDS = ("single", "multi", "box", "polygon", "point")
-SOURCES = ("human", "folder", "model", "pseudo")
-KINDS = ("label", "box", "skip", "retract", "polygon", "point")
-ROLES = ("primary", "tiebreak", "review")
-
-_metadata = sa.MetaData()
-
-items_table = sa.Table(
-    "items",
+from ._read import annotation_filter, read_annotations
+from ._schema import (
+    ANNOTATION_COLUMNS,
+    KINDS,
+    LABEL_COLUMNS,
+    ROLES,
+    SOURCES,
+    TASK_KINDS,
     _metadata,
-    sa.Column("item_id", sa.Text, primary_key=True),
-    sa.Column("path", sa.Text, nullable=False),
-    sa.Column("width", sa.Integer),
-    sa.Column("height", sa.Integer),
-    sa.Column("metadata", sa.Text, nullable=False, default="{}"),
-    sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+    _utc,
+    annotations_table,
+    assignments_table,
+    items_table,
+    tasks_table,
 )
+from ._table import TableView
+from ._views import Codes, CurrentView, current_rows
 
-annotations_table = sa.Table(
-    "annotations",
-    _metadata,
-    sa.Column("annotation_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("submission_id", sa.Text, nullable=False, index=True),
-    sa.Column("item_id", sa.Text, nullable=False, index=True),
-    sa.Column("task", sa.Text, nullable=False),
-    sa.Column("rater", sa.Text, nullable=False),
-    sa.Column("kind", sa.Text, nullable=False),
-    sa.Column("label", sa.Text),
-    sa.Column("x", sa.Float),
-    sa.Column("y", sa.Float),
-    sa.Column("w", sa.Float),
-    sa.Column("h", sa.Float),
-    sa.Column("attributes", sa.Text),
-    sa.Column("source", sa.Text, nullable=False),
-    sa.Column("model", sa.Text),
-    sa.Column("round", sa.Integer),
-    sa.Column("confidence", sa.Float),
-    sa.Column("retracts", sa.Text),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Index("ix_annotations_rater", "rater", "annotation_id"),
-)
-
-assignments_table = sa.Table(
-    "assignments",
-    _metadata,
-    sa.Column("assignment_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("item_id", sa.Text, nullable=False, index=True),
-    sa.Column("rater", sa.Text, nullable=False, index=True),
-    sa.Column("role", sa.Text, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-tasks_table = sa.Table(
-    "tasks",
-    _metadata,
-    sa.Column("task_row", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("task", sa.Text, nullable=False),
-    sa.Column("kind", sa.Text, nullable=False),
-    sa.Column("options", sa.Text, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-ANNOTATION_COLUMNS = [c.name for c in annotations_table.columns]
-LABEL_COLUMNS = [
-    "item_id", "task", "rater", "kind", "label", "x", "y", "w", "h", "attributes",
-    "source", "model", "round", "confidence", "submission_id", "created_at",
-]  # fmt: skip
+_MAX_VIEWS = 16
 
 
 def default_rater() -> str:
@@ -133,13 +84,6 @@ def _engine_url(url: str | os.PathLike) -> str:
     return text
 
 
-def _utc(series: pd.Series) -> pd.Series:
-    """Timestamps as UTC-aware datetimes (SQLite gives ISO text, PostgreSQL aware datetimes)."""
-    if pd.api.types.is_datetime64_any_dtype(series):
-        return series.dt.tz_localize("UTC") if series.dt.tz is None else series.dt.tz_convert("UTC")
-    return pd.to_datetime(series, utc=True, format="ISO8601")
-
-
 def _json_or_none(value) -> str | None:
     if value is None:
         return None
@@ -158,6 +102,9 @@ class LabelStore:
         ``"postgresql://user@127.0.0.1:5432/labels"``.
     echo : bool, default=False
         Log every SQL statement (SQLAlchemy's ``echo``).
+    incremental : bool, default=True
+        Keep each view's last result and read only the rows written since (by this or any
+        other process). ``False`` reads the whole log at every call.
 
     Examples
     --------
@@ -166,8 +113,15 @@ class LabelStore:
     >>> store.labels()                                     # doctest: +SKIP
     """
 
-    def __init__(self, url: str | os.PathLike = "labels.db", *, echo: bool = False):
+    def __init__(
+        self, url: str | os.PathLike = "labels.db", *, echo: bool = False, incremental: bool = True
+    ):
         self.url = _engine_url(url)
+        self.incremental = incremental
+        self._codes = Codes()
+        self._views: OrderedDict[tuple, CurrentView] = OrderedDict()
+        self._tables: dict[tuple, TableView] = {}
+        self._cache: dict[str, tuple] = {}
         self.dialect = self.url.split(":", 1)[0].split("+", 1)[0]
         if self.dialect == "sqlite":
             self.engine = sa.create_engine(
@@ -480,36 +434,42 @@ class LabelStore:
 
     # ------------------------------------------------------------------- views
     def _read(self, query) -> pd.DataFrame:
-        if self.dialect == "sqlite":
-            # straight through the DB-API cursor: SQLAlchemy's per-row type processing (datetime
-            # parsing above all) costs ten times more than the query on large logs
-            sql = str(query.compile(self.engine, compile_kwargs={"literal_binds": True}))
-            raw = self.engine.raw_connection()
-            try:
-                cur = raw.cursor()
-                cur.execute(sql)
-                cols = [d[0] for d in cur.description]
-                df = pd.DataFrame.from_records(cur.fetchall(), columns=cols)
-                cur.close()
-            finally:
-                raw.close()
-            return df
+        """A small table (items, tasks, assignments) through the DB-API cursor."""
+        sql = str(query.compile(self.engine, compile_kwargs={"literal_binds": True}))
         with self.engine.connect() as conn:
-            return pd.read_sql(query, conn)
+            result = conn.exec_driver_sql(sql)
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+    def _cached(self, name: str, version_sql: str, build):
+        """``build()``, read again only when ``version_sql`` (a growing count or id) changed."""
+        with self.engine.connect() as conn:
+            version = conn.exec_driver_sql(version_sql).scalar()
+        hit = self._cache.get(name)
+        if not self.incremental or hit is None or hit[0] != version:
+            hit = self._cache[name] = (version, build())
+        return hit[0], hit[1].copy(deep=False)
 
     def tasks(self) -> pd.DataFrame:
         """The latest definition of every task: ``task, kind, options``."""
+        return self._cached("tasks", "SELECT max(task_row) FROM tasks", self._read_tasks)[1]
+
+    def _read_tasks(self) -> pd.DataFrame:
         df = self._read(sa.select(tasks_table).order_by(tasks_table.c.task_row))
         df = df.drop_duplicates("task", keep="last")
         df["options"] = [json.loads(o) for o in df["options"]]
-        return df[["task", "kind", "options"]].reset_index(drop=True)
+        return df[["task", "kind", "options"]].astype({"task": "str", "kind": "str"}).reset_index(drop=True)
 
     def items(self) -> pd.DataFrame:
         """All items: ``item_id, path, width, height``, metadata columns, ``added_at``."""
+        return self._items()[1]
+
+    def _items(self):
+        # items are only ever added (insert or ignore): their count is their version
+        return self._cached("items", "SELECT count(*) FROM items", self._read_items)
+
+    def _read_items(self) -> pd.DataFrame:
         df = self._read(sa.select(items_table))
-        meta = pd.DataFrame.from_records(
-            [json.loads(m) for m in df["metadata"]], index=df.index
-        )
+        meta = pd.DataFrame.from_records([json.loads(m) for m in df["metadata"]], index=df.index)
         meta = meta[[c for c in meta.columns if c not in df.columns]]
         out = pd.concat([df.drop(columns=["metadata", "added_at"]), meta], axis=1)
         out["added_at"] = _utc(df["added_at"])
@@ -517,9 +477,7 @@ class LabelStore:
 
     def annotations(self) -> pd.DataFrame:
         """The raw append-only log, in write order."""
-        return _typed(
-            self._read(sa.select(annotations_table).order_by(annotations_table.c.annotation_id))
-        )
+        return read_annotations(self.engine)
 
     def assignments(self, rater: str | None = None) -> pd.DataFrame:
         """Assignments (``item_id, rater, role, created_at``), optionally for one rater."""
@@ -527,8 +485,44 @@ class LabelStore:
         if rater is not None:
             query = query.where(assignments_table.c.rater == rater)
         df = self._read(query)
+        if df.empty:
+            df = pd.DataFrame({c.name: pd.Series([], dtype=object) for c in assignments_table.columns})
         df["created_at"] = _utc(df["created_at"])
         return df.drop(columns=["assignment_id"])
+
+    def predictions_version(self, task: str | None = None) -> int | None:
+        """The id of the newest ``source="model"`` annotation (of ``task``), or None.
+
+        Predictions, and retractions of them, only ever add rows with higher ids, so the same
+        version means the same current predictions: a cheap check before reading them again.
+        """
+        t = annotations_table
+        query = sa.select(sa.func.max(t.c.annotation_id)).where(t.c.source == "model")
+        if task is not None:
+            query = query.where(t.c.task == task)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar()
+
+    def _current_view(self, task=None, rater=None, source=None) -> CurrentView | pd.DataFrame:
+        """The refreshed view for these filters (a plain frame when not incremental)."""
+        sources = None if source is None else ([source] if isinstance(source, str) else list(source))
+        where, params = annotation_filter(task, rater, sources)
+        if not self.incremental:
+            return current_rows(read_annotations(self.engine, where, params))
+        key = (task, rater, None if sources is None else tuple(sources))
+        view = self._views.get(key)
+        if view is None:
+            view = self._views[key] = CurrentView(where, params)
+            while len(self._views) > _MAX_VIEWS:
+                old, _ = self._views.popitem(last=False)
+                self._tables.pop(old[1:], None)
+        self._views.move_to_end(key)
+        try:
+            view.refresh(self.engine, self._codes)
+        except OverflowError:  # too many raters or tasks for the key codes: read in full
+            self._views.pop(key, None)
+            return current_rows(read_annotations(self.engine, where, params))
+        return view
 
     def current(
         self,
@@ -539,18 +533,11 @@ class LabelStore:
         """Rows of the current submission per (item, task, rater), skips included.
 
         The current submission is the one with the highest ``annotation_id`` among those not
-        retracted; ``retract`` rows themselves never appear.
+        retracted; ``retract`` rows themselves never appear. Only the rows written since the
+        last call (by any process) are read; the frame returned is the caller's to change.
         """
-        t = annotations_table
-        query = sa.select(t).order_by(t.c.annotation_id)
-        if task is not None:
-            query = query.where(t.c.task == task)
-        if rater is not None:
-            query = query.where(t.c.rater == rater)
-        if source is not None:
-            sources = [source] if isinstance(source, str) else list(source)
-            query = query.where(t.c.source.in_(sources))
-        return current_rows(self._read(query))
+        view = self._current_view(task, rater, source)
+        return view if isinstance(view, pd.DataFrame) else view.current()
 
     def labels(
         self,
@@ -563,48 +550,33 @@ class LabelStore:
         Columns: ``item_id, task, rater, kind, label, x, y, w, h, attributes, source, model,
         round, confidence, submission_id, created_at``.
         """
-        df = self.current(task=task, rater=rater, source=source)
-        df = df[df["kind"].isin(["label", "box", "polygon", "point"]) & df["label"].notna()]
-        return df[LABEL_COLUMNS].reset_index(drop=True)
+        view = self._current_view(task, rater, source)
+        if isinstance(view, pd.DataFrame):
+            keep = view["kind"].isin(["label", "box", "polygon", "point"]) & view["label"].notna()
+            return view.loc[keep.to_numpy(), LABEL_COLUMNS].reset_index(drop=True)
+        return view.label_rows()
 
     def table(self, rater: str | None = None, source: str | Sequence[str] | None = None):
         """The wide "metadata table": one row per item, one column per task.
 
         ``path``, ``width``, ``height`` and the metadata columns come first. A task column
         holds the label (single), a sorted list of labels (multi) or a list of box dicts
-        (box). With several raters, the most recent current answer wins; pass ``rater`` or
-        :func:`labelwidgets.voting.resolve` for another rule. Items without an answer hold
-        ``None`` (single) or an empty cell.
+        (box). With several raters, the most recent current answer per (item, task) wins; pass
+        ``rater`` or :func:`labelwidgets.voting.resolve` for another rule. Items without an
+        answer hold ``None`` (single) or an empty cell.
         """
-        items = self.items().drop(columns=["added_at"])
-        cur = self.current(rater=rater, source=source)
-        cur = cur[cur["kind"] != "skip"]
+        items_key, items = self._items()
+        items = items.drop(columns=["added_at"])
         defined = self.tasks()
         kinds = dict(zip(defined["task"], defined["kind"], strict=True))
-        out = items.set_index("item_id")
-        if len(cur):
-            # the most recent submission per (item, task) across raters
-            last = cur.groupby(["item_id", "task"])["annotation_id"].transform("max")
-            sids = cur.loc[cur["annotation_id"] == last, "submission_id"]
-            cur = cur[cur["submission_id"].isin(sids)]
-        for task in sorted(set(cur["task"]) | set(kinds)):
-            rows = cur[cur["task"] == task]
-            kind = kinds.get(task, "box" if (rows["kind"] == "box").any() else "single")
-            if kind == "single":
-                col = rows.dropna(subset=["label"]).groupby("item_id")["label"].last()
-            elif kind == "multi":
-                chosen = rows.dropna(subset=["label"]).sort_values(["item_id", "label"])
-                col = chosen.groupby("item_id")["label"].agg(list)
-                answered = pd.Index(rows["item_id"].unique())  # "none of these" is an empty list
-                col = col.reindex(answered).map(lambda v: v if isinstance(v, list) else [])
-            else:  # boxes, polygons, points: their bounding boxes (points are w = h = 0)
-                boxes = rows.dropna(subset=["label"])
-                col = boxes.groupby("item_id").apply(
-                    lambda g: g[["label", "x", "y", "w", "h"]].to_dict("records"),
-                    include_groups=False,
-                )
-            out[task] = col.reindex(out.index) if len(col) else None
-        return out.reset_index()
+        view = self._current_view(rater=rater, source=source)
+        if isinstance(view, pd.DataFrame):
+            tv = TableView()
+            tv._build(view, items, kinds)
+            return tv._assemble()
+        key = (rater, None if source is None else (source,) if isinstance(source, str) else tuple(source))
+        tv = self._tables.setdefault(key, TableView())
+        return tv.frame(view, self._codes, items, items_key, kinds)
 
     def progress(self, rater: str, tasks: Sequence[str]) -> set[str]:
         """Item ids that ``rater`` has answered or skipped for every task in ``tasks``."""
@@ -629,37 +601,6 @@ class LabelStore:
     def _view(self, view: str, **kwargs) -> pd.DataFrame:
         _check_choice(view, ("table", "labels", "annotations", "items"), "view")
         return getattr(self, view)(**kwargs)
-
-
-def current_rows(log: pd.DataFrame) -> pd.DataFrame:
-    """The current submission's rows per (item, task, rater) of an annotation log.
-
-    Pure function behind :meth:`LabelStore.current`: drops retracted submissions and retract
-    rows, then keeps, per (item, task, rater), the rows of the submission with the highest
-    ``annotation_id``.
-    """
-    if log.empty:
-        return _typed(log)
-    retracted = log.loc[log["kind"] == "retract", "retracts"].dropna().unique()
-    live = log[(log["kind"] != "retract") & ~log["submission_id"].isin(retracted)]
-    live = live.sort_values("annotation_id", kind="stable")
-    key = live.groupby(["item_id", "task", "rater"], sort=False).ngroup().to_numpy()
-    sids = live["submission_id"].to_numpy()
-    # rows are in write order, so the last submission id per key is the current one
-    winner = pd.Series(sids).groupby(key).last()
-    keep = sids == winner.to_numpy()[key]
-    return _typed(live[keep].reset_index(drop=True))
-
-
-def _typed(log: pd.DataFrame) -> pd.DataFrame:
-    """Fixed dtypes for the log columns, whatever the database driver returned."""
-    log = log.copy()
-    for col in ("x", "y", "w", "h", "confidence"):
-        if log[col].dtype != float:
-            log[col] = pd.to_numeric(log[col], errors="coerce").astype(float)
-    log["round"] = pd.to_numeric(log["round"], errors="coerce").astype("Int64")
-    log["created_at"] = _utc(log["created_at"])
-    return log
 
 
 def _sqlite_on_connect(dbapi_conn, _record) -> None:

@@ -63,8 +63,8 @@ def assert_same_rows(ours, theirs):
     np.testing.assert_allclose(ours["confidence"].astype(float), theirs["confidence"].astype(float),
                                rtol=1e-9, atol=1e-12)  # fmt: skip
     for a, b in zip(ours["attributes"], theirs["attributes"], strict=True):
-        if a is None or b is None:
-            assert a is None and b is None
+        if pd.isna(a) or pd.isna(b):  # a missing value (None or NaN, as the store's dtype holds it)
+            assert pd.isna(a) and pd.isna(b)
             continue
         pa, pb = json.loads(a)["probabilities"], json.loads(b)["probabilities"]
         assert list(pa) == list(pb)  # same classes, same (name) order

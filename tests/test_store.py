@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pandas as pd
 import pytest
 
+from labelwidgets._validate import InputError
 from labelwidgets.store import LabelStore, current_rows
 
 
@@ -137,3 +139,50 @@ def test_current_rows_is_pure():
     )  # fmt: skip
     out = current_rows(log)
     assert sorted(zip(out["rater"], out["label"], strict=True)) == [("q", "z"), ("r", "x")]
+
+
+# ------------------------------------------------------------------ the store file
+def test_a_file_with_other_tables_is_refused_unless_adopted(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "photos.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE photos (name TEXT)")
+    con.commit()
+    con.close()
+    with pytest.raises(InputError, match=r"holds other tables \['photos'\].*adopt=True"):
+        LabelStore(path)
+    assert sqlite3.connect(path).execute("SELECT name FROM sqlite_master").fetchall() == [("photos",)]
+    LabelStore(path, adopt=True)
+    LabelStore(path)  # a label store now: opens as any other
+
+
+def test_the_schema_version_is_recorded_and_checked(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "a.db"
+    LabelStore(path)
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT value FROM labelwidgets_meta WHERE key = 'schema_version'").fetchone() == ("1",)
+    con.execute("UPDATE labelwidgets_meta SET value = '2'")
+    con.commit()
+    con.close()
+    with pytest.raises(InputError, match="schema version '2'.*up to 1. Upgrade labelwidgets"):
+        LabelStore(path)
+
+
+def test_a_folder_that_cannot_be_written_is_named(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(InputError, match="folder .*file' cannot be created"):
+        LabelStore(blocker / "labels.db")
+    if os.geteuid() == 0:
+        return  # root writes into read-only folders anyway; the rest needs an ordinary user
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        with pytest.raises(InputError, match="SQLite file this process can write"):
+            LabelStore(ro / "labels.db")
+    finally:
+        ro.chmod(0o755)

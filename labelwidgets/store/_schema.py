@@ -68,6 +68,16 @@ tasks_table = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+#: The store's own record of its layout: ``schema_version`` is checked whenever a store opens.
+meta_table = sa.Table(
+    "labelwidgets_meta",
+    _metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+#: The layout this package writes and reads (raised when a change needs a migration).
+SCHEMA_VERSION = 1
+
 ANNOTATION_COLUMNS = [c.name for c in annotations_table.columns]
 LABEL_COLUMNS = [
     "item_id", "task", "rater", "kind", "label", "x", "y", "w", "h", "attributes",

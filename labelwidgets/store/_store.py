@@ -27,12 +27,14 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
+from .._validate import InputError, check_choice, check_name
 from ._read import annotation_filter, read_annotations
 from ._schema import (
     ANNOTATION_COLUMNS,
     KINDS,
     LABEL_COLUMNS,
     ROLES,
+    SCHEMA_VERSION,
     SOURCES,
     TASK_KINDS,
     _metadata,
@@ -40,6 +42,7 @@ from ._schema import (
     annotations_table,
     assignments_table,
     items_table,
+    meta_table,
     tasks_table,
 )
 from ._table import TableView
@@ -60,23 +63,17 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _check_name(name: str, what: str) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"`{what}` must be a non-empty string. Got {name!r} instead.")
-    return name
-
-
-def _check_choice(value, allowed: Sequence[str], what: str):
-    if value not in allowed:
-        raise ValueError(f"`{what}` must be one of {list(allowed)}. Got {value!r} instead.")
-    return value
-
-
 def _engine_url(url: str | os.PathLike) -> str:
     text = os.fspath(url)
     if "://" not in text:
         path = Path(text).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(
+                f"`url` must be a file in a folder that exists or can be created. Got {str(path)!r}, "
+                f"whose folder {str(path.parent)!r} cannot be created ({exc.strerror}) instead."
+            ) from exc
         return f"sqlite:///{path.resolve()}"
     if text.startswith("postgresql://") or text.startswith("postgres://"):
         # psycopg 3 is the driver the `postgres` extra installs
@@ -105,6 +102,15 @@ class LabelStore:
     incremental : bool, default=True
         Keep each view's last result and read only the rows written since (by this or any
         other process). ``False`` reads the whole log at every call.
+    adopt : bool, default=False
+        An SQLite file that holds other tables and none of a label store's is refused (it is
+        probably not the file you meant); ``adopt=True`` adds the store's tables to it.
+
+    Raises
+    ------
+    InputError
+        A file that is not a label store (see ``adopt``), a store written by a newer
+        labelwidgets (its ``schema_version``), or a file or folder that cannot be written.
 
     Examples
     --------
@@ -114,10 +120,12 @@ class LabelStore:
     """
 
     def __init__(
-        self, url: str | os.PathLike = "labels.db", *, echo: bool = False, incremental: bool = True
+        self, url: str | os.PathLike = "labels.db", *, echo: bool = False, incremental: bool = True,
+        adopt: bool = False,
     ):
         self.url = _engine_url(url)
         self.incremental = incremental
+        self.adopt = adopt
         self._codes = Codes()
         self._views: OrderedDict[tuple, CurrentView] = OrderedDict()
         self._tables: dict[tuple, TableView] = {}
@@ -134,14 +142,44 @@ class LabelStore:
         self._create_schema()
 
     def _create_schema(self) -> None:
+        """Create the tables if missing, after checking what the database already holds."""
         if self.dialect == "postgresql":
             # concurrent first connections must not race on CREATE TABLE
             with self.engine.begin() as conn:
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(7142301)"))
-                _metadata.create_all(conn)
-        else:
+                self._checked_schema(conn)
+            return
+        try:
             with self._write() as conn:
-                _metadata.create_all(conn)
+                self._checked_schema(conn)
+        except sa.exc.OperationalError as exc:
+            path = self.url.split("sqlite:///", 1)[-1]
+            raise InputError(
+                f"`url` must be an SQLite file this process can write, in a writable folder "
+                f"(SQLite also writes {Path(path).name}-wal and -shm beside it). Got {path!r}: "
+                f"{exc.orig} instead."
+            ) from exc
+
+    def _checked_schema(self, conn) -> None:
+        ours = {t.name for t in _metadata.sorted_tables}
+        existing = set(sa.inspect(conn).get_table_names())
+        if self.dialect == "sqlite" and existing and not existing & ours and not self.adopt:
+            raise InputError(
+                f"`url` must be a label store or a new file. Got {self.url.split(':///', 1)[-1]!r}, "
+                f"which holds other tables {sorted(existing)[:8]} and none of a label store's "
+                f"{sorted(ours)}; pass a new file name, or adopt=True to add the store's tables to it."
+            )
+        _metadata.create_all(conn)
+        stored = conn.execute(
+            sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")
+        ).scalar()
+        if stored is None:
+            conn.execute(meta_table.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+        elif not str(stored).isdigit() or int(stored) > SCHEMA_VERSION:
+            raise InputError(
+                f"The store {self!r} has schema version {stored!r}; this labelwidgets reads "
+                f"versions up to {SCHEMA_VERSION}. Upgrade labelwidgets to open it."
+            )
 
     @contextmanager
     def _write(self) -> Iterator[sa.Connection]:
@@ -230,8 +268,8 @@ class LabelStore:
         kind : {"single", "multi", "box", "polygon", "point"}, default="single"
             One answer, a set of answers, or shapes drawn on the image.
         """
-        _check_name(task, "task")
-        _check_choice(kind, TASK_KINDS, "kind")
+        check_name(task, "task")
+        check_choice(kind, TASK_KINDS, "kind")
         options = [str(o) for o in options]
         current = self.tasks()
         row = current[current["task"] == task]
@@ -290,10 +328,10 @@ class LabelStore:
     def _record(row: Mapping, sid: str, now: datetime) -> dict:
         rec = {c: row.get(c) for c in ANNOTATION_COLUMNS if c != "annotation_id"}
         for key in ("item_id", "task", "rater"):
-            _check_name(rec[key], key)
-        _check_choice(rec["kind"], KINDS, "kind")
+            check_name(rec[key], key)
+        check_choice(rec["kind"], KINDS, "kind")
         rec["source"] = rec["source"] or "human"
-        _check_choice(rec["source"], SOURCES, "source")
+        check_choice(rec["source"], SOURCES, "source")
         rec["attributes"] = _json_or_none(rec["attributes"])
         rec["submission_id"] = sid
         rec["created_at"] = now
@@ -425,7 +463,7 @@ class LabelStore:
         now = _now()
         rows = []
         for item_id, rater, role in zip(assignments["item_id"], assignments["rater"], roles, strict=True):
-            _check_choice(role, ROLES, "role")
+            check_choice(role, ROLES, "role")
             rows.append({"item_id": str(item_id), "rater": str(rater), "role": role, "created_at": now})
         if rows:
             with self._write() as conn:
@@ -599,7 +637,7 @@ class LabelStore:
         return Path(path)
 
     def _view(self, view: str, **kwargs) -> pd.DataFrame:
-        _check_choice(view, ("table", "labels", "annotations", "items"), "view")
+        check_choice(view, ("table", "labels", "annotations", "items"), "view")
         return getattr(self, view)(**kwargs)
 
 

@@ -230,7 +230,8 @@ class CurrentView:
         self.pending: list[tuple[int, np.ndarray]] = []  # (snapshot xmax, gap ids) to confirm
         self.dead: set[str] = set()
         self.rows: Rows | None = None
-        self._labels: tuple[int, pd.DataFrame] | None = None
+        self._labels: tuple[int, pd.DataFrame] | None = None  # (version, labels() frame)
+        self._current: tuple[int, pd.DataFrame] | None = None  # (version, current() frame)
         self.version = 0
         self.journal: list[tuple[int, np.ndarray]] = []  # (version, keys changed)
 
@@ -351,12 +352,14 @@ class CurrentView:
 
     # ------------------------------------------------------------------ reads
     def current(self) -> pd.DataFrame:
-        return _outward(self.rows.frame.copy(deep=False))
+        if self._current is None or self._current[0] != self.version:
+            self._current = (self.version, _outward(self.rows.frame))
+        return self._current[1].copy(deep=False)
 
     def label_rows(self) -> pd.DataFrame:
         if self._labels is None or self._labels[0] != self.version:
-            self._labels = (self.version, self.rows.select(self.rows.labels, LABEL_COLUMNS))
-        return _outward(self._labels[1].copy(deep=False))
+            self._labels = (self.version, _outward(self.rows.select(self.rows.labels, LABEL_COLUMNS)))
+        return self._labels[1].copy(deep=False)
 
     def changed_since(self, version: int) -> np.ndarray | None:
         """Keys changed after ``version`` (None: too long ago, rebuild)."""

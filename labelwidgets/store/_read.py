@@ -164,6 +164,7 @@ def _read_postgres(engine: sa.Engine, sql: str, params: dict, columns: list[str]
             quoted_strings_can_be_null=False,
         ),
     )
+    del buf  # the CSV text is not needed once parsed (peak memory)
     arrays = []
     for col in columns:
         arr = table[col]

@@ -108,7 +108,7 @@ def _typed(log: pd.DataFrame) -> pd.DataFrame:
     UTC microseconds, so that every read path (a full read, an incremental one, SQLite or
     PostgreSQL, an empty log) returns the same dtypes.
     """
-    log = log.copy()
+    log = log.copy(deep=False)  # copy-on-write: the caller's frame is not changed
     for col in log.columns:
         if col in FLOAT_COLUMNS:
             if log[col].dtype != np.float64:
@@ -123,3 +123,22 @@ def _typed(log: pd.DataFrame) -> pd.DataFrame:
         elif col == "created_at":
             log[col] = _utc(log[col])
     return log
+
+
+def _outward(frame: pd.DataFrame) -> pd.DataFrame:
+    """A view as the store returns it: a text column with no value at all holds ``None``.
+
+    Inside, text columns are always ``str``; out, a column without any value (``retracts`` in
+    ``current()``, ``model`` before any prediction) is ``object`` with ``None``, as the store's
+    views have always returned it, so ``value is None`` checks keep working.
+    """
+    empty = [
+        c for c in frame.columns
+        if c in TEXT_COLUMNS and frame[c].dtype == "str" and not frame[c].notna().any()
+    ]  # fmt: skip
+    if not empty:
+        return frame
+    frame = frame.copy(deep=False)
+    for col in empty:
+        frame[col] = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    return frame

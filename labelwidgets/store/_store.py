@@ -38,6 +38,7 @@ from ._schema import (
     SOURCES,
     TASK_KINDS,
     _metadata,
+    _outward,
     _utc,
     annotations_table,
     assignments_table,
@@ -515,7 +516,7 @@ class LabelStore:
 
     def annotations(self) -> pd.DataFrame:
         """The raw append-only log, in write order."""
-        return read_annotations(self.engine)
+        return _outward(read_annotations(self.engine))
 
     def assignments(self, rater: str | None = None) -> pd.DataFrame:
         """Assignments (``item_id, rater, role, created_at``), optionally for one rater."""
@@ -575,7 +576,7 @@ class LabelStore:
         last call (by any process) are read; the frame returned is the caller's to change.
         """
         view = self._current_view(task, rater, source)
-        return view if isinstance(view, pd.DataFrame) else view.current()
+        return view if isinstance(view, pd.DataFrame) else view.current()  # current_rows: outward
 
     def labels(
         self,
@@ -591,7 +592,7 @@ class LabelStore:
         view = self._current_view(task, rater, source)
         if isinstance(view, pd.DataFrame):
             keep = view["kind"].isin(["label", "box", "polygon", "point"]) & view["label"].notna()
-            return view.loc[keep.to_numpy(), LABEL_COLUMNS].reset_index(drop=True)
+            return _outward(view.loc[keep.to_numpy(), LABEL_COLUMNS].reset_index(drop=True))
         return view.label_rows()
 
     def table(self, rater: str | None = None, source: str | Sequence[str] | None = None):

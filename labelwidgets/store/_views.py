@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from ._read import read_annotations
-from ._schema import LABEL_COLUMNS, _typed
+from ._schema import LABEL_COLUMNS, _outward, _typed
 
 _SHAPES = ("label", "box", "polygon", "point")
 _JOURNAL = 64  # refreshes a table can lag behind and still update only the items that changed
@@ -49,9 +49,10 @@ def current_rows(log: pd.DataFrame) -> pd.DataFrame:
     ``annotation_id``.
     """
     if log.empty:
-        return _typed(log).reset_index(drop=True)
+        return _outward(_typed(log).reset_index(drop=True))
+    log = _typed(log)
     retracted = log.loc[log["kind"] == "retract", "retracts"].dropna().unique()
-    return _typed(_current(log, set(retracted))[0])
+    return _outward(_current(log, set(retracted))[0])
 
 
 def _current(log: pd.DataFrame, dead: set[str], keys: np.ndarray | None = None):
@@ -229,7 +230,8 @@ class CurrentView:
         self.pending: list[tuple[int, np.ndarray]] = []  # (snapshot xmax, gap ids) to confirm
         self.dead: set[str] = set()
         self.rows: Rows | None = None
-        self._labels: tuple[int, pd.DataFrame] | None = None
+        self._labels: tuple[int, pd.DataFrame] | None = None  # (version, labels() frame)
+        self._current: tuple[int, pd.DataFrame] | None = None  # (version, current() frame)
         self.version = 0
         self.journal: list[tuple[int, np.ndarray]] = []  # (version, keys changed)
 
@@ -350,11 +352,13 @@ class CurrentView:
 
     # ------------------------------------------------------------------ reads
     def current(self) -> pd.DataFrame:
-        return self.rows.frame.copy(deep=False)
+        if self._current is None or self._current[0] != self.version:
+            self._current = (self.version, _outward(self.rows.frame))
+        return self._current[1].copy(deep=False)
 
     def label_rows(self) -> pd.DataFrame:
         if self._labels is None or self._labels[0] != self.version:
-            self._labels = (self.version, self.rows.select(self.rows.labels, LABEL_COLUMNS))
+            self._labels = (self.version, _outward(self.rows.select(self.rows.labels, LABEL_COLUMNS)))
         return self._labels[1].copy(deep=False)
 
     def changed_since(self, version: int) -> np.ndarray | None:

@@ -106,7 +106,7 @@ def holdout_split(boxes: pd.DataFrame, fraction: float, random_state: int = 0) -
 
     Examples
     --------
-    >>> df = pd.DataFrame({"item_id": list("abcdefghij"), "label": ["cat"] * 8 + ["dog"] * 2})
+    >>> df = pd.DataFrame({"item_id": list("abcdefghijkl"), "label": ["cat"] * 10 + ["dog"] * 2})
     >>> held = holdout_split(df, 0.2)
     >>> len(held), df.set_index("item_id").loc[held, "label"].tolist()
     (2, ['cat', 'cat'])

@@ -10,11 +10,12 @@ Three models per seed, YOLOv8n built from its YAML (no pretrained weights), CPU,
 - ``teacher``: trained on the 40 labelled images for ``--teacher-epochs`` epochs;
 - ``student``: ``DetectionNoisyStudent(rounds=1)``: the teacher's boxes at confidence >=
   ``--threshold`` on the 400 pool images become pseudo-labels (images without one are dropped),
-  and a student trained from scratch on human + pseudo boxes with strong noise (mosaic, HSV,
-  flips, rotation, scale, pixel noise) for ``--student-epochs`` epochs;
+  and a student, starting from the teacher's weights, trains on human + pseudo boxes with strong
+  noise (mosaic, HSV, flips, rotation, scale, pixel noise) for ``--student-epochs`` epochs;
 - ``teacher, same budget``: the teacher alone trained for as many image-steps as the teacher and
   the student together (``teacher_epochs + student_epochs * n_student_images / n_labelled``
-  epochs), so a gain of the student is not just more training. The budget is counted in images
+  epochs, one run with its own learning-rate schedule), so a gain of the student is not just
+  more training. The budget is counted in images
   seen, which does not depend on the machine's load; wall seconds are printed beside it.
 
 Every model is scored by ultralytics' validation on the same 100 test images (mAP50, mAP50-95),
@@ -105,7 +106,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     args = parser.parse_args()
     args.sizes = (10, 100, 25) if args.quick else (40, 400, 100)
-    args.teacher_epochs = args.teacher_epochs or (20 if args.quick else 60)
+    args.teacher_epochs = args.teacher_epochs or (20 if args.quick else 80)
     args.student_epochs = args.student_epochs or (3 if args.quick else 10)
     print(f"labelled / pool / test images: {args.sizes}; teacher {args.teacher_epochs} epochs, "
           f"student {args.student_epochs} epochs, threshold {args.threshold}, batch {args.batch}, "

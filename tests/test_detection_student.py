@@ -112,9 +112,11 @@ def test_bad_input_gets_clear_errors(shapes, tmp_path):
         ({"rounds": -1}, "`rounds` must be an integer >= 0"),
         ({"empty_images": "keep"}, r"`empty_images` must be one of \['drop', 'background'\]"),
         ({"model": "yolov8n.pt"}, "model YAML that ultralytics ships"),
-        ({"student_model": "yolov8n-cls.yaml"}, "must be a detect layout"),
+        ({"student_model": "yolov8n-cls.yaml", "student_init": "scratch"}, "must be a detect layout"),
         ({"student_augment": {"rotation": 9}}, r"`augment` keys must be among"),
         ({"holdout_fraction": 1}, r"`holdout_fraction` must be a number in \[0, 1\)"),
+        ({"student_init": "imagenet"}, r"`student_init` must be one of \['teacher', 'scratch'\]"),
+        ({"student_model": "yolo11n.yaml"}, "`student_model` must equal `model` when student_init="),
     ):
         with pytest.raises((InputError, ValueError), match=match):
             clone(ns).set_params(**params).fit(images, boxes)
@@ -126,8 +128,39 @@ def test_bad_input_gets_clear_errors(shapes, tmp_path):
     assert (foreign / "notes.txt").read_text() == "mine" and len(list(foreign.iterdir())) == 1
 
 
+@pytest.mark.train
+def test_a_student_starts_from_the_teachers_weights():
+    torch = pytest.importorskip("torch")
+    from types import SimpleNamespace
+
+    from labelwidgets._offline import prepare_ultralytics
+
+    prepare_ultralytics()
+    from ultralytics.nn.tasks import DetectionModel
+
+    from labelwidgets.training._weights import ultralytics_yaml
+    from labelwidgets.training.detector import _noisy_trainer
+
+    layout = str(ultralytics_yaml("yolov8n.yaml", task="detect"))
+    teacher = DetectionModel(layout, nc=3, verbose=False).state_dict()
+    teacher = {k: v + 0.5 if v.is_floating_point() else v for k, v in teacher.items()}
+
+    def built(init):
+        trainer = object.__new__(_noisy_trainer(0.0, 0, init))
+        trainer.args = SimpleNamespace()
+        trainer.data = {"nc": 3, "channels": 3, "names": dict(enumerate(CLASSES))}
+        return trainer.get_model(cfg=layout, verbose=False).state_dict()
+
+    assert all(torch.equal(built(teacher)[k], teacher[k]) for k in teacher)
+    assert not all(torch.equal(built(None)[k], teacher[k]) for k in teacher)  # random init
+    headless = {k: v for k, v in teacher.items() if not k.startswith("model.22.")}
+    with pytest.raises(InputError, match="`init_weights` must be the state dict of the same model"):
+        built(headless)
+
+
 def test_get_params_and_clone():
     ns = DetectionNoisyStudent(rounds=1, threshold=0.3, student_model="yolo11n.yaml",
+                               student_init="scratch",
                                student_augment={"mosaic": 1.0, "noise": 0.1})  # fmt: skip
     params = ns.get_params()
     assert params["rounds"] == 1 and params["threshold"] == 0.3

@@ -19,6 +19,11 @@ Decisions a detection loop has to make, and the ones taken here:
   images, drawn so that every class keeps most of its labelled images (a class with few
   labelled images keeps all of them). Training validates on the last epoch only
   (``train_detector(..., val=False)``): the held-out images never choose the weights.
+- **A student starts from its teacher's weights** by default (``student_init="teacher"``) and
+  trains a few epochs on human + pseudo boxes. Xie et al. train every student from scratch,
+  which needs about the teacher's epochs again on many more images: hours on a CPU for a YOLO
+  without pretrained weights. ``student_init="scratch"`` does that (and allows a larger
+  ``student_model``).
 - **Classes**: every class needs at least one human box in a training image; a class seen
   in only a handful of images works (the few-shot case: a new class, boxed a few times, that
   the pseudo-labels fill in on the rest of the pool).
@@ -204,6 +209,11 @@ class DetectionNoisyStudent(BaseEstimator):
         set).
     student_epochs : int or None, default=None
         Every student's epochs (default: ``epochs``).
+    student_init : {"teacher", "scratch"}, default="teacher"
+        A student starts from its teacher's weights (it needs far fewer epochs, which is what
+        makes the loop affordable on a CPU; the layouts must then be the same), or from a
+        random initialisation as in Xie et al. (2020), which needs about as many epochs as the
+        teacher.
     imgsz : int or None, default=None
         Training and prediction image size (default: the longest image side rounded up to a
         multiple of 32, between 64 and 640).
@@ -285,6 +295,7 @@ class DetectionNoisyStudent(BaseEstimator):
         max_boxes: int = 100,
         epochs: int | None = None,
         student_epochs: int | None = None,
+        student_init: str = "teacher",
         imgsz: int | None = None,
         teacher_augment: Mapping | None = None,
         student_augment: Mapping | None = None,
@@ -304,6 +315,7 @@ class DetectionNoisyStudent(BaseEstimator):
         self.max_boxes = max_boxes
         self.epochs = epochs
         self.student_epochs = student_epochs
+        self.student_init = student_init
         self.imgsz = imgsz
         self.teacher_augment = teacher_augment
         self.student_augment = student_augment
@@ -328,6 +340,13 @@ class DetectionNoisyStudent(BaseEstimator):
         check_positive_int(self.batch, "batch")
         check_positive_int(self.random_state, "random_state", minimum=0)
         check_choice(self.empty_images, ("drop", "background"), "empty_images")
+        check_choice(self.student_init, ("teacher", "scratch"), "student_init")
+        if self.student_init == "teacher" and self.student_model not in (None, self.model):
+            raise InputError(
+                f"`student_model` must equal `model` when student_init='teacher' (a student starts "
+                f"from its teacher's weights). Got {self.student_model!r} and {self.model!r}; pass "
+                "student_init='scratch' for a different student layout."
+            )
         ultralytics_yaml(self.model, task="detect")
         if self.student_model is not None:
             ultralytics_yaml(self.student_model, task="detect")
@@ -521,7 +540,7 @@ class DetectionNoisyStudent(BaseEstimator):
                     epochs=teacher_epochs if r == 0 else student_epochs, imgsz=self.imgsz_,
                     augment=self._augment(r), random_state=int(self.random_state) + r,
                     batch=self.batch, device=self.device, name=f"{Path(layout).stem}-r{r}",
-                    progress=self.verbose, val=False,
+                    progress=self.verbose, val=False, init_weights=self._init(models, r),
                 )  # fmt: skip
                 models.append(result.model())
                 names.append(result.name)
@@ -556,6 +575,12 @@ class DetectionNoisyStudent(BaseEstimator):
         curve = pd.concat(curves, ignore_index=True)
         self.curves_ = curve[["round", "model", *[c for c in curve.columns if c not in ("round", "model")]]]
         return self
+
+    def _init(self, models: list, r: int):
+        """The weights round ``r`` starts from: its teacher's (a copy), or None (random)."""
+        if r == 0 or self.student_init == "scratch":
+            return None
+        return {k: v.detach().clone() for k, v in models[-1].model.state_dict().items()}
 
     def _augment(self, r: int):
         if r == 0:

@@ -251,8 +251,11 @@ class TrainedDetector:
 
 
 # --------------------------------------------------------------------------- training
-def _noisy_trainer(std: float, seed: int):
-    """A DetectionTrainer that adds seeded Gaussian noise to every training batch."""
+def _noisy_trainer(std: float, seed: int, init: Mapping | None = None):
+    """A DetectionTrainer that adds seeded Gaussian noise to every training batch.
+
+    ``init``, a state dict of the same layout and classes, replaces the random initial weights.
+    """
     import torch
     from ultralytics.models.yolo.detect import DetectionTrainer
 
@@ -267,6 +270,18 @@ def _noisy_trainer(std: float, seed: int):
                 noise = torch.randn(img.shape, generator=self._generator, dtype=img.dtype)
                 batch["img"] = (img + self.noise_std * noise.to(img.device)).clamp_(0, 1)
             return batch
+
+        def get_model(self, cfg=None, weights=None, verbose=True):
+            model = super().get_model(cfg=cfg, weights=weights, verbose=verbose)
+            if init is not None:
+                try:
+                    model.load_state_dict(dict(init))
+                except RuntimeError as exc:
+                    raise InputError(
+                        "`init_weights` must be the state dict of the same model layout with the "
+                        f"same classes. Got tensors that do not fit: {str(exc)[:300]}"
+                    ) from exc
+            return model
 
     return NoisyDetectionTrainer
 
@@ -288,6 +303,7 @@ def train_detector(
     name: str | None = None,
     progress: bool = True,
     val: bool = True,
+    init_weights: Mapping | None = None,
 ) -> TrainedDetector:
     """Train a YOLO detector on the store's boxes, offline.
 
@@ -338,6 +354,10 @@ def train_detector(
         Validate after every epoch and keep the best epoch's weights (ultralytics' ``val``).
         False validates the last epoch only and keeps it: faster, and the validation images
         never choose the weights (``history`` then has metrics in its last row only).
+    init_weights : mapping or None, default=None
+        Tensors to start from instead of a random initialisation: the state dict of a model of
+        the same layout and classes (e.g. ``yolo.model.state_dict()`` of a trained detector,
+        as a noisy student starts from its teacher).
 
     Returns
     -------
@@ -393,7 +413,7 @@ def train_detector(
     yolo.add_callback("on_fit_epoch_end", on_epoch)
     try:
         yolo.train(
-            trainer=_noisy_trainer(noise, random_state),
+            trainer=_noisy_trainer(noise, random_state, init_weights),
             data=str(data_yaml), epochs=epochs, imgsz=imgsz, batch=batch, device=device,
             workers=0, seed=random_state, deterministic=True, project=str(out), name="run",
             exist_ok=True, verbose=False, plots=False, amp=device != "cpu", val=bool(val),

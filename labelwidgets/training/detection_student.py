@@ -265,9 +265,11 @@ class DetectionNoisyStudent(BaseEstimator):
     holdout_ids_ : list of str
         The held-out images that score the rounds (never trained on, never pseudo-labelled).
     history_ : pandas.DataFrame
-        One row per round: ``round, model, epochs, n_labeled_images, n_labeled_boxes,
-        n_pseudo_images, n_pseudo_boxes, n_train_images, precision, recall, map50, map50_95``
-        (ultralytics' validation of the round's model on the held-out images),
+        One row per round: ``round, model, epochs, n_labeled_images, n_labeled_boxes``
+        (human, held-out images excluded), ``n_pseudo_images`` (pool images the student
+        trained on: with pseudo boxes, or as background), ``n_pseudo_boxes, n_train_images,
+        precision, recall, map50, map50_95`` (ultralytics' validation of the round's model on
+        the held-out images),
         ``pseudo_precision, pseudo_recall`` (the pseudo-labels the round trained on against
         ``truth``, IoU 0.5, same class; NaN without ``truth``) and ``seconds``.
     pseudo_labels_ : pandas.DataFrame
@@ -411,9 +413,10 @@ class DetectionNoisyStudent(BaseEstimator):
         """The folder for the rounds' files, and whether ``fit`` made it (and removes it)."""
         if self.work_dir is None:
             return Path(tempfile.mkdtemp(prefix="labelwidgets-detection-student-")), True
-        root = Path(self.work_dir).resolve()
-        if root.is_symlink() or (root.exists() and not root.is_dir()):
-            raise InputError(f"`work_dir` must be a folder. Got {str(root)!r} instead.")
+        given = Path(self.work_dir)
+        if given.is_symlink() or (given.exists() and not given.is_dir()):
+            raise InputError(f"`work_dir` must be a folder, not a link. Got {str(given)!r} instead.")
+        root = given.resolve()
         if root.exists() and any(root.iterdir()) and not (root / _MARKER).is_file():
             raise InputError(
                 f"`work_dir` must be new, empty, or a folder an earlier fit wrote. Got "
@@ -532,7 +535,7 @@ class DetectionNoisyStudent(BaseEstimator):
                     train = pd.concat([human_rows, located(used[_BOX_COLUMNS], "train")],
                                       ignore_index=True)  # fmt: skip
                     if truth_df is not None:
-                        quality = pseudo_label_quality(frame[frame["trained"]], truth_df)
+                        quality = pseudo_label_quality(used, truth_df)
                 layout = self.model if r == 0 or self.student_model is None else self.student_model
                 data = train if val_rows is None else pd.concat([train, val_rows], ignore_index=True)
                 result = train_detector(
@@ -545,13 +548,12 @@ class DetectionNoisyStudent(BaseEstimator):
                 models.append(result.model())
                 names.append(result.name)
                 last = result.history.iloc[-1]
-                pseudo_boxes = 0 if r == 0 else int(frame["trained"].sum() - (frame["trained"] & frame["label"].isna()).sum())
                 history.append({
                     "round": r, "model": result.name, "epochs": int(last["epoch"]),
                     "n_labeled_images": train_human["item_id"].nunique(),
                     "n_labeled_boxes": int(train_human["label"].notna().sum()),
-                    "n_pseudo_images": 0 if r == 0 else int(frame.loc[frame["trained"], "item_id"].nunique()),
-                    "n_pseudo_boxes": pseudo_boxes,
+                    "n_pseudo_images": 0 if r == 0 else int(used["item_id"].nunique()),
+                    "n_pseudo_boxes": 0 if r == 0 else int(used["label"].notna().sum()),
                     "n_train_images": int(train["item_id"].nunique()),
                     **{k: float(last[k]) if held else np.nan
                        for k in ("precision", "recall", "map50", "map50_95")},

@@ -22,7 +22,7 @@ Every model is scored by ultralytics' validation on the same 100 test images (mA
 which nothing trains on. The known boxes of the pool score the pseudo-labels (precision and
 recall at IoU 0.5).
 
-Run: ``python benchmarks/noisy_student_detection.py`` (3 seeds, about 25 minutes on 2 busy
+Run: ``python benchmarks/noisy_student_detection.py`` (3 seeds, 19 minutes measured on 2 busy
 CPU cores); ``--seeds 0`` for one; ``--quick`` for a 3-minute smoke run at a quarter of the
 size (its figures mean little).
 """

@@ -23,7 +23,7 @@ which nothing trains on. The known boxes of the pool score the pseudo-labels (pr
 recall at IoU 0.5).
 
 Run: ``python benchmarks/noisy_student_detection.py`` (3 seeds, 19 minutes measured on 2 busy
-CPU cores); ``--seeds 0`` for one; ``--quick`` for a 3-minute smoke run at a quarter of the
+CPU cores); ``--seeds 0`` for one; ``--quick`` for a smoke run of under a minute at a quarter of the
 size (its figures mean little).
 """
 

@@ -31,6 +31,7 @@ _EXPORTS = {
     "slice_report": (".slices", "slice_report"),
     "plot_slices": (".slices", "plot"),
     "NoisyStudent": (".training", "NoisyStudent"),
+    "DetectionNoisyStudent": (".training", "DetectionNoisyStudent"),
     "Classifier": (".training", "Classifier"),
     "cross_val_probabilities": (".training", "cross_val_probabilities"),
     "predict_to_store": (".training", "predict_to_store"),

@@ -25,6 +25,7 @@ from .images import ImageSet
 __all__ = [
     "load_demo",
     "make_demo",
+    "make_small_objects",
     "demo_truth",
     "demo_tasks",
     "SimulatedRater",
@@ -266,6 +267,94 @@ def demo_truth(subset: str = "shapes", root: str | os.PathLike | None = None) ->
         df["boxes"] = df["boxes"].map(json.loads)
         return df[["item_id", "shape", "colors", "boxes"]]
     return df[["item_id", "subject", "place"]]
+
+
+def make_small_objects(
+    root: str | os.PathLike,
+    n_images: int = 100,
+    size: int = 160,
+    n_objects: tuple[int, int] = (1, 4),
+    object_size: tuple[float, float] = (0.07, 0.14),
+    classes: Sequence[str] = SHAPES,
+    prefix: str = "img",
+    random_state: int = 0,
+) -> tuple[ImageSet, pd.DataFrame]:
+    """Generated detection data with small objects and known boxes.
+
+    Each image has a plain or striped background and ``n_objects`` shapes (drawn from
+    ``classes``, in a random colour, so the colour says nothing about the class) whose sides
+    are ``object_size`` of the image side, placed without overlap. Files are written as
+    ``<root>/<prefix>NNNN.png``; nothing else in ``root`` is touched (an existing file of the
+    same name is overwritten).
+
+    Parameters
+    ----------
+    root : str or path-like
+        Folder for the images (created).
+    n_images : int, default=100
+        How many images.
+    size : int, default=160
+        Image side in pixels.
+    n_objects : (int, int), default=(1, 4)
+        Fewest and most shapes per image (inclusive).
+    object_size : (float, float), default=(0.07, 0.14)
+        Smallest and largest shape side, as fractions of ``size``.
+    classes : sequence of str, default=SHAPES
+        The shapes to draw, among ``"circle"``, ``"square"``, ``"triangle"``.
+    prefix : str, default="img"
+        Start of every file name and item id (use different prefixes for sets that share a
+        folder).
+    random_state : int, default=0
+        Seed: the same seed draws the same images.
+
+    Returns
+    -------
+    (ImageSet, pandas.DataFrame)
+        The images (item id = file name) and their truth, one row per shape:
+        ``item_id, label, x, y, w, h`` in pixels.
+    """
+    from ._validate import InputError
+
+    bad = [c for c in classes if c not in SHAPES]
+    if bad or not len(classes):
+        raise InputError(f"`classes` must be a non-empty subset of {list(SHAPES)}. Got {list(classes)!r} instead.")
+    lo, hi = n_objects
+    if not (1 <= lo <= hi):
+        raise InputError(f"`n_objects` must be (low, high) with 1 <= low <= high. Got {n_objects!r} instead.")
+    small, large = object_size
+    if not (0 < small <= large < 0.5):
+        raise InputError(
+            f"`object_size` must be (low, high) with 0 < low <= high < 0.5. Got {object_size!r} instead."
+        )
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(random_state)
+    items, truth = [], []
+    for i in range(n_images):
+        kind = "textured" if rng.random() < 0.4 else "plain"
+        canvas = Image.fromarray(np.clip(_background(rng, kind, size), 0, 255).astype(np.uint8))
+        draw = ImageDraw.Draw(canvas)
+        item_id = f"{prefix}{i:04d}.png"
+        placed: list[tuple[int, int, int]] = []
+        for _ in range(int(rng.integers(lo, hi + 1))):
+            side = int(rng.integers(max(4, round(small * size)), max(5, round(large * size)) + 1))
+            for _attempt in range(30):  # rejection sampling: shapes never overlap
+                x, y = (int(v) for v in rng.integers(1, size - side - 1, size=2))
+                if all(x + side + 2 <= px or px + ps + 2 <= x or y + side + 2 <= py or py + ps + 2 <= y
+                       for px, py, ps in placed):  # fmt: skip
+                    break
+            else:
+                continue
+            placed.append((x, y, side))
+            shape = str(rng.choice(list(classes)))
+            _draw_shape(draw, shape, (x, y, side, side), _RGB[str(rng.choice(COLORS))])
+            truth.append({"item_id": item_id, "label": shape, "x": float(x), "y": float(y),
+                          "w": float(side), "h": float(side)})  # fmt: skip
+        canvas.save(root / item_id)
+        items.append({"item_id": item_id, "path": item_id, "background": kind,
+                      "n_objects": len(placed)})  # fmt: skip
+    images = ImageSet.from_dataframe(pd.DataFrame(items), root=root, progress=False)
+    return images, pd.DataFrame(truth, columns=["item_id", "label", "x", "y", "w", "h"])
 
 
 class SimulatedRater:

@@ -9,6 +9,7 @@ from .augment import BatchNoise
 from .classifier import Classifier
 from .crossval import cross_val_probabilities
 from .data import ArrayImages
+from .detection_student import DetectionNoisyStudent
 from .detector import (
     TrainedDetector,
     load_detector,
@@ -25,6 +26,7 @@ __all__ = [
     "ArrayImages",
     "BatchNoise",
     "Classifier",
+    "DetectionNoisyStudent",
     "MODELS",
     "NoisyStudent",
     "StreamReport",

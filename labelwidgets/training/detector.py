@@ -57,6 +57,7 @@ __all__ = [
     "train_detector",
     "predict_boxes",
     "write_predictions",
+    "prediction_submissions",
     "load_detector",
     "save_detector",
     "augment_args",
@@ -250,8 +251,11 @@ class TrainedDetector:
 
 
 # --------------------------------------------------------------------------- training
-def _noisy_trainer(std: float, seed: int):
-    """A DetectionTrainer that adds seeded Gaussian noise to every training batch."""
+def _noisy_trainer(std: float, seed: int, init: Mapping | None = None):
+    """A DetectionTrainer that adds seeded Gaussian noise to every training batch.
+
+    ``init``, a state dict of the same layout and classes, replaces the random initial weights.
+    """
     import torch
     from ultralytics.models.yolo.detect import DetectionTrainer
 
@@ -266,6 +270,18 @@ def _noisy_trainer(std: float, seed: int):
                 noise = torch.randn(img.shape, generator=self._generator, dtype=img.dtype)
                 batch["img"] = (img + self.noise_std * noise.to(img.device)).clamp_(0, 1)
             return batch
+
+        def get_model(self, cfg=None, weights=None, verbose=True):
+            model = super().get_model(cfg=cfg, weights=weights, verbose=verbose)
+            if init is not None:
+                try:
+                    model.load_state_dict(dict(init))
+                except RuntimeError as exc:
+                    raise InputError(
+                        "`init_weights` must be the state dict of the same model layout with the "
+                        f"same classes. Got tensors that do not fit: {str(exc)[:300]}"
+                    ) from exc
+            return model
 
     return NoisyDetectionTrainer
 
@@ -286,6 +302,8 @@ def train_detector(
     device: str | None = None,
     name: str | None = None,
     progress: bool = True,
+    val: bool = True,
+    init_weights: Mapping | None = None,
 ) -> TrainedDetector:
     """Train a YOLO detector on the store's boxes, offline.
 
@@ -293,7 +311,9 @@ def train_detector(
     ----------
     store_or_df : LabelStore or pandas.DataFrame
         A store (boxes of ``task`` from ``source``, the latest submission per item, see
-        :func:`training_boxes`) or a long table ``item_id, path, label, x, y, w, h``.
+        :func:`training_boxes`) or a long table ``item_id, path, label, x, y, w, h``, with an
+        optional ``split`` column (``"train"`` or ``"val"`` per item) that replaces
+        ``val_fraction``.
     classes : sequence of str
         Class names; class id ``k`` is ``classes[k]``.
     out_dir : str or path-like
@@ -318,7 +338,8 @@ def train_detector(
     source : str or sequence of str, default="human"
         Which rows of a store to train on.
     val_fraction : float, default=0.2
-        Fraction of images held out for validation (with fewer than 5 images the training
+        Fraction of images held out for validation (with fewer than 5 images, or when the
+        table has a ``split`` column, it is not used: with no ``val`` image the training
         images validate too).
     batch : int, default=16
         Batch size.
@@ -329,6 +350,14 @@ def train_detector(
         Model name for the store (default: the YAML's stem, e.g. ``"yolov8n"``).
     progress : bool, default=True
         Show a progress bar with one step per epoch.
+    val : bool, default=True
+        Validate after every epoch and keep the best epoch's weights (ultralytics' ``val``).
+        False validates the last epoch only and keeps it: faster, and the validation images
+        never choose the weights (``history`` then has metrics in its last row only).
+    init_weights : mapping or None, default=None
+        Tensors to start from instead of a random initialisation: the state dict of a model of
+        the same layout and classes (e.g. ``yolo.model.state_dict()`` of a trained detector,
+        as a noisy student starts from its teacher).
 
     Returns
     -------
@@ -352,10 +381,8 @@ def train_detector(
         df = training_boxes(store_or_df, task=task, source=source)
     out = Path(out_dir).resolve()
     n_images = df["item_id"].nunique()
-    data_yaml = to_yolo(
-        df, out / "data", classes, val_fraction=val_fraction if n_images >= 5 else 0.0,
-        random_state=random_state,
-    )  # fmt: skip
+    fraction = val_fraction if n_images >= 5 and "split" not in df.columns else 0.0
+    data_yaml = to_yolo(df, out / "data", classes, val_fraction=fraction, random_state=random_state)
     if imgsz is None:
         sizes = df if {"width", "height"} <= set(df.columns) else None
         imgsz = _imgsz(sizes) if sizes is not None and sizes["width"].notna().all() else 640
@@ -386,10 +413,11 @@ def train_detector(
     yolo.add_callback("on_fit_epoch_end", on_epoch)
     try:
         yolo.train(
-            trainer=_noisy_trainer(noise, random_state),
+            trainer=_noisy_trainer(noise, random_state, init_weights),
             data=str(data_yaml), epochs=epochs, imgsz=imgsz, batch=batch, device=device,
             workers=0, seed=random_state, deterministic=True, project=str(out), name="run",
-            exist_ok=True, verbose=False, plots=False, amp=device != "cpu", **ultra_args,
+            exist_ok=True, verbose=False, plots=False, amp=device != "cpu", val=bool(val),
+            **ultra_args,
         )  # fmt: skip
     finally:
         bar.close()
@@ -570,36 +598,17 @@ def predict_boxes(
     return out
 
 
-def write_predictions(
-    store,
+def prediction_submissions(
     df: pd.DataFrame,
     model_name: str,
     source: str = "model",
     task: str = "boxes",
     round: int | None = None,
-) -> list[str]:
-    """Record predicted boxes in the store: one submission per item, rater = ``model_name``.
+) -> list[list[dict]]:
+    """The store rows of predicted boxes: one submission (a list of rows) per item.
 
-    Parameters
-    ----------
-    store : LabelStore
-        Where to write.
-    df : pandas.DataFrame
-        ``item_id, label, x, y, w, h`` and optional ``confidence`` (as from
-        :func:`predict_boxes`); a row with ``label`` missing records "nothing found".
-    model_name : str
-        Written as ``rater`` and ``model``.
-    source : {"model", "pseudo"}, default="model"
-        ``"pseudo"`` for pseudo-labels a student trains on.
-    task : str, default="boxes"
-        The box task.
-    round : int or None, default=None
-        The self-training round, for pseudo-labels.
-
-    Returns
-    -------
-    list of str
-        The submission ids, in item order.
+    Parameters are those of :func:`write_predictions`; an item whose only row has ``label``
+    missing becomes one ``kind="box"`` row without a label ("nothing found").
     """
     if source not in ("model", "pseudo"):
         raise ValueError(f"`source` must be one of ['model', 'pseudo']. Got {source!r} instead.")
@@ -609,20 +618,54 @@ def write_predictions(
             f"`df` must have columns item_id, label, x, y, w, h. Missing {sorted(missing)}; "
             f"got {list(df.columns)}."
         )
-    if task not in set(store.tasks()["task"]):
-        labels = sorted(df["label"].dropna().unique().tolist())
-        store.register_task(task, labels, kind="box")
-    sids = []
+    base = {"task": task, "rater": model_name, "kind": "box", "source": source,
+            "model": model_name, "round": None if round is None else int(round)}  # fmt: skip
+    submissions = []
     for item_id, rows in df.groupby("item_id", sort=False):
         found = rows.dropna(subset=["label"])
         boxes = [
-            {"x": r["x"], "y": r["y"], "w": r["w"], "h": r["h"], "label": r["label"],
+            {**base, "item_id": str(item_id), "label": r["label"], "x": float(r["x"]),
+             "y": float(r["y"]), "w": float(r["w"]), "h": float(r["h"]),
              "confidence": None if pd.isna(r.get("confidence", np.nan)) else float(r["confidence"])}
             for r in found.to_dict("records")
         ]  # fmt: skip
-        sids.append(
-            store.submit_boxes(
-                item_id, task, boxes, model_name, source=source, model=model_name, round=round
-            )
-        )
-    return sids
+        submissions.append(boxes or [{**base, "item_id": str(item_id)}])
+    return submissions
+
+
+def write_predictions(
+    store,
+    df: pd.DataFrame,
+    model_name: str,
+    source: str = "model",
+    task: str = "boxes",
+    round: int | None = None,
+) -> list[str]:
+    """Record predicted boxes in the store: one submission per item, all in one transaction.
+
+    Parameters
+    ----------
+    store : LabelStore
+        Where to write (``store.append_many``: every item's boxes are committed, or none).
+    df : pandas.DataFrame
+        ``item_id, label, x, y, w, h`` and optional ``confidence`` (as from
+        :func:`predict_boxes`); a row with ``label`` missing records "nothing found".
+    model_name : str
+        Written as ``rater`` and ``model``.
+    source : {"model", "pseudo"}, default="model"
+        ``"pseudo"`` for pseudo-labels a student trains on.
+    task : str, default="boxes"
+        The box task (registered with the predicted labels when the store does not know it).
+    round : int or None, default=None
+        The self-training round, for pseudo-labels.
+
+    Returns
+    -------
+    list of str
+        The submission ids, in item order.
+    """
+    submissions = prediction_submissions(df, model_name, source=source, task=task, round=round)
+    if task not in set(store.tasks()["task"]):
+        labels = sorted(df["label"].dropna().unique().tolist())
+        store.register_task(task, labels, kind="box")
+    return store.append_many(submissions) if submissions else []

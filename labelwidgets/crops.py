@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from ._geometry import fit_box
-from ._validate import InputError, check_name, name_key
+from ._validate import InputError, check_columns, check_name, name_key
 from .formats._export import ExportFolder
 from .images import image_size, open_image
 
@@ -154,12 +154,7 @@ def _boxes(source, task: str | None) -> pd.DataFrame:
             f"`store_or_df` must be a LabelStore or a pandas DataFrame. Got "
             f"{type(source).__name__} instead."
         )
-    missing = [c for c in _BOX_COLUMNS if c not in df.columns]
-    if missing:
-        raise InputError(
-            f"`store_or_df` must have columns {list(_BOX_COLUMNS)}. Missing {missing}; got "
-            f"{list(df.columns)} instead."
-        )
+    check_columns(df, _BOX_COLUMNS, "store_or_df")
     keep = df["label"].notna()
     if "kind" in df:
         keep &= df["kind"].fillna("box") == "box"

@@ -52,8 +52,15 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from .._offline import test_mode
-from .._validate import InputError, check_choice, check_fraction, check_name, check_positive_int
+from .._validate import (
+    InputError,
+    check_choice,
+    check_columns,
+    check_fraction,
+    check_positive_int,
+)
 from ..slices._detection import _match_boxes
+from ._plots import plot_rounds
 from ._weights import ultralytics_yaml
 from .detector import (
     AUGMENT_DEFAULTS,
@@ -64,6 +71,7 @@ from .detector import (
     train_detector,
     training_boxes,
 )
+from .noisy_student import pseudo_label_rounds
 
 __all__ = ["DetectionNoisyStudent", "STUDENT_AUGMENT", "holdout_split", "pseudo_label_quality"]
 
@@ -177,11 +185,7 @@ def _check_box_table(df, what: str) -> pd.DataFrame:
             f"`{what}` must be a pandas DataFrame with columns {_BOX_COLUMNS} (or a LabelStore "
             f"for `boxes`). Got {type(df).__name__} instead."
         )
-    missing = [c for c in _BOX_COLUMNS if c not in df.columns]
-    if missing:
-        raise InputError(
-            f"`{what}` must have columns {_BOX_COLUMNS}. Missing {missing}; got {list(df.columns)}."
-        )
+    check_columns(df, _BOX_COLUMNS, what)
     out = df[_BOX_COLUMNS].copy()
     out["item_id"] = out["item_id"].astype(str)
     return out.reset_index(drop=True)
@@ -624,26 +628,7 @@ class DetectionNoisyStudent(BaseEstimator):
             The submission ids, round by round, in item order.
         """
         check_is_fitted(self)
-        check_name(task, "task")
-        if not callable(getattr(store, "append_many", None)):
-            raise InputError(f"`store` must be a LabelStore. Got {type(store).__name__} instead.")
-        available = list(range(1, self.n_rounds_ + 1))
-        wanted = available if rounds is None else list(rounds)
-        bad = [r for r in wanted if r not in available]
-        if bad:
-            raise InputError(f"`rounds` must be among {available}. Got {bad!r} instead.")
-        known = store.tasks()
-        row = known[known["task"] == task]
-        if row.empty:
-            store.register_task(task, self.classes_, kind="box")
-        else:
-            kind, options = row.iloc[-1]["kind"], list(row.iloc[-1]["options"])
-            missing = [c for c in self.classes_ if c not in options]
-            if kind != "box" or missing:
-                raise InputError(
-                    f"`task` must be a box task whose classes include {self.classes_}. Got "
-                    f"{task!r}, a {kind} task without {missing} instead."
-                )
+        wanted = pseudo_label_rounds(store, task, self.classes_, "box", self.n_rounds_, rounds)
         frame = self.pseudo_labels_[self.pseudo_labels_["trained"].astype(bool)]
         submissions = []
         for r in wanted:
@@ -696,27 +681,10 @@ class DetectionNoisyStudent(BaseEstimator):
         -------
         matplotlib.figure.Figure
         """
-        import matplotlib.pyplot as plt
-
         check_is_fitted(self)
-        if axes is None:
-            fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-        else:
-            fig = axes[0].figure
-        left, right = axes
-        for (_, name), curve in self.curves_.groupby(["round", "model"], sort=True):
-            left.plot(curve["epoch"], curve["train_box_loss"], marker=".", label=name)
-        left.set(xlabel="epoch", ylabel="training box loss", title="learning curve per round")
-        left.legend(fontsize="small")
-        h = self.history_
-        for column, style in (("map50", "o-"), ("map50_95", "o:"), ("precision", "s--"),
-                              ("recall", "^--"), ("pseudo_precision", "x-.")):  # fmt: skip
-            if h[column].notna().any():
-                right.plot(h["round"], h[column], style, label=column)
-        right.bar(h["round"], h["n_pseudo_boxes"] / max(int(h["n_pseudo_boxes"].max()), 1),
-                  alpha=0.2, color="grey", label="pseudo boxes (relative)")  # fmt: skip
-        right.set(xlabel="round (0 = teacher)", ylabel="held-out score", ylim=(0, 1.02),
-                  title="teacher vs students", xticks=list(h["round"]))  # fmt: skip
-        right.legend(fontsize="small", loc="upper left")
-        fig.tight_layout()
-        return fig
+        scores = (("map50", "o-"), ("map50_95", "o:"), ("precision", "s--"), ("recall", "^--"),
+                  ("pseudo_precision", "x-."))  # fmt: skip
+        return plot_rounds(self.curves_, self.history_, loss="train_box_loss",
+                           loss_label="training box loss", scores=scores, count="n_pseudo_boxes",
+                           count_label="pseudo boxes (relative)", ylabel="held-out score",
+                           legend="upper left", axes=axes)

@@ -27,6 +27,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from .._validate import InputError, check_choice, check_fraction, check_name, check_positive_int
+from ._plots import plot_rounds
 from .classifier import Classifier, proba_frame
 from .data import check_classes, check_images, check_labels, item_ids_of
 from .models import model_name
@@ -115,6 +116,36 @@ def pseudo_label_rows(item_ids, labels, confidences, task: str, models, round: i
          "source": "pseudo", "model": model, "round": round, "confidence": float(conf)}
         for item_id, label, conf, model in zip(ids, labels, confidences, names, strict=True)
     ]
+
+
+def pseudo_label_rounds(store, task: str, classes, kind: str, n_rounds: int, rounds) -> list[int]:
+    """The rounds whose pseudo-labels to write, after checking the store and ``task``.
+
+    ``task`` is registered (``kind``, options ``classes``) when the store does not know it;
+    a known task must be of ``kind`` and offer every class.
+    """
+    check_name(task, "task")
+    if not callable(getattr(store, "append_many", None)):
+        raise InputError(f"`store` must be a LabelStore. Got {type(store).__name__} instead.")
+    available = list(range(1, n_rounds + 1))
+    wanted = available if rounds is None else list(rounds)
+    bad = [r for r in wanted if r not in available]
+    if bad:
+        raise InputError(f"`rounds` must be among {available}. Got {bad!r} instead.")
+    known = store.tasks()
+    row = known[known["task"] == task]
+    if row.empty:
+        store.register_task(task, list(classes), kind=kind)
+        return wanted
+    have, options = row.iloc[-1]["kind"], list(row.iloc[-1]["options"])
+    missing = [c for c in classes if c not in options]
+    if have != kind or missing:
+        what = "a single-label task whose options" if kind == "single" else f"a {kind} task whose classes"
+        raise InputError(
+            f"`task` must be {what} include {list(classes)}. Got {task!r}, a {have} task "
+            f"without {missing} instead."
+        )
+    return wanted
 
 
 #: Where a student's training starts (``NoisyStudent(student_init=...)``).
@@ -439,26 +470,7 @@ class NoisyStudent(BaseEstimator):
             The submission id of each round written.
         """
         check_is_fitted(self)
-        check_name(task, "task")
-        if not callable(getattr(store, "append", None)):
-            raise InputError(f"`store` must be a LabelStore. Got {type(store).__name__} instead.")
-        available = list(range(1, self.n_rounds_ + 1))
-        wanted = available if rounds is None else list(rounds)
-        bad = [r for r in wanted if r not in available]
-        if bad:
-            raise InputError(f"`rounds` must be among {available}. Got {bad!r} instead.")
-        known = store.tasks()
-        row = known[known["task"] == task]
-        if row.empty:
-            store.register_task(task, self.classes_, kind="single")
-        else:
-            kind, options = row.iloc[-1]["kind"], list(row.iloc[-1]["options"])
-            missing = [c for c in self.classes_ if c not in options]
-            if kind != "single" or missing:
-                raise InputError(
-                    f"`task` must be a single-label task whose options include {self.classes_}. "
-                    f"Got {task!r}, a {kind} task without {missing} instead."
-                )
+        wanted = pseudo_label_rounds(store, task, self.classes_, "single", self.n_rounds_, rounds)
         kept = self.pseudo_labels_[self.pseudo_labels_["kept"]]
         sids = []
         for r in wanted:
@@ -548,29 +560,11 @@ class NoisyStudent(BaseEstimator):
         -------
         matplotlib.figure.Figure
         """
-        import matplotlib.pyplot as plt
-
         check_is_fitted(self)
-        if axes is None:
-            fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-        else:
-            fig = axes[0].figure
-        left, right = axes
-        for (_, name), curve in self.curves_.groupby(["round", "model"], sort=True):
-            left.plot(curve["epoch"], curve["loss"], marker=".", label=name)
-        left.set(xlabel="epoch", ylabel="training loss", title="learning curve per round")
-        left.legend(fontsize="small")
-        h = self.history_
-        for column, style in (("val_accuracy", "o-"), ("pseudo_accuracy", "s--")):
-            if h[column].notna().any():
-                right.plot(h["round"], h[column], style, label=column)
-        right.bar(h["round"], h["n_pseudo"] / max(int(h["n_pseudo"].max()), 1), alpha=0.2,
-                  color="grey", label="pseudo-labels (relative)")  # fmt: skip
-        right.set(xlabel="round (0 = teacher)", ylabel="accuracy", title="teacher vs students",
-                  ylim=(0, 1.02), xticks=list(h["round"]))  # fmt: skip
-        right.legend(fontsize="small", loc="lower right")
-        fig.tight_layout()
-        return fig
+        return plot_rounds(self.curves_, self.history_, loss="loss", loss_label="training loss",
+                           scores=(("val_accuracy", "o-"), ("pseudo_accuracy", "s--")),
+                           count="n_pseudo", count_label="pseudo-labels (relative)",
+                           ylabel="accuracy", legend="lower right", axes=axes)
 
 
 def _estimator_name(est) -> str:

@@ -108,7 +108,7 @@ def _run(url: str, ops) -> None:
         b.close()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=st.lists(op, min_size=1, max_size=14))
 def test_incremental_views_equal_a_full_read_sqlite(ops):
     with tempfile.TemporaryDirectory() as tmp:

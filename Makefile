@@ -39,7 +39,7 @@ test: setup browser lint
 	    --doctest-modules labelwidgets tests notebooks
 
 bench: setup
-	for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	for b in benchmarks/[!_]*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
 	rm -rf .cache artifacts labelwidgets-demo

@@ -15,9 +15,9 @@ from labelwidgets._validate import InputError  # noqa: E402
 from labelwidgets.active import write_probabilities  # noqa: E402
 from labelwidgets.store import LabelStore  # noqa: E402
 from labelwidgets.training import ArrayImages, Classifier, NoisyStudent  # noqa: E402
+from labelwidgets.training.detector import prediction_submissions  # noqa: E402
 from labelwidgets.training.stream import (  # noqa: E402
     BatchImages,
-    box_submissions,
     label_rows,
     predict_to_store,
     predicted_items,
@@ -119,11 +119,11 @@ def test_label_rows_tie_rules():
         label_rows(["a"], [[0.2, 0.2]], ["a", "b"], "t", "m")
 
 
-def test_box_submissions_match_submit_boxes(store):
+def test_prediction_submissions_match_submit_boxes(store):
     found = pd.DataFrame({"item_id": ["a", "a", "b"], "label": ["cat", "dog", None],
                           "x": [1.0, 2.0, np.nan], "y": [1.0, 2.0, np.nan], "w": [3.0, 4.0, np.nan],
                           "h": [3.0, 4.0, np.nan], "confidence": [0.9, 0.4, np.nan]})  # fmt: skip
-    subs = box_submissions(found, "boxes", "yolo", "pseudo", 3)
+    subs = prediction_submissions(found, "yolo", "pseudo", "boxes", 3)
     assert [len(s) for s in subs] == [2, 1]
     ours = LabelStore(store.url)
     ours.append_many(subs)

@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from .._offline import test_mode
-from .._validate import InputError, check_names
+from .._validate import InputError, check_choice, check_columns, check_names
 from ..detect import boxes_from_result
 from ._weights import read_weights, save_weights, ultralytics_yaml
 
@@ -610,14 +610,8 @@ def prediction_submissions(
     Parameters are those of :func:`write_predictions`; an item whose only row has ``label``
     missing becomes one ``kind="box"`` row without a label ("nothing found").
     """
-    if source not in ("model", "pseudo"):
-        raise ValueError(f"`source` must be one of ['model', 'pseudo']. Got {source!r} instead.")
-    missing = {"item_id", "label", "x", "y", "w", "h"} - set(df.columns)
-    if missing:
-        raise ValueError(
-            f"`df` must have columns item_id, label, x, y, w, h. Missing {sorted(missing)}; "
-            f"got {list(df.columns)}."
-        )
+    check_choice(source, ("model", "pseudo"), "source")
+    check_columns(df, ["item_id", "label", "x", "y", "w", "h"], "df")
     base = {"task": task, "rater": model_name, "kind": "box", "source": source,
             "model": model_name, "round": None if round is None else int(round)}  # fmt: skip
     submissions = []

@@ -54,7 +54,6 @@ __all__ = [
     "predict_to_store",
     "predicted_items",
     "label_rows",
-    "box_submissions",
 ]
 
 #: Where the prediction step runs.
@@ -178,43 +177,6 @@ def label_rows(item_ids, proba, classes, task: str, model: str, source: str = "m
                                           len(ids)),
                          "probability": proba.ravel()})  # fmt: skip
     return probability_rows(*probability_matrix(long), task, model, round)
-
-
-def box_submissions(boxes: pd.DataFrame, task: str, model: str, source: str = "model",
-                    round: int | None = None) -> list[list[dict]]:  # fmt: skip
-    """Detections as store submissions: one per item, as ``write_predictions`` records them.
-
-    Parameters
-    ----------
-    boxes : pandas.DataFrame
-        ``item_id, label, x, y, w, h, confidence`` as :func:`~labelwidgets.training.predict_boxes`
-        returns it; an item's row with ``label`` missing means "nothing found".
-    task, model, source, round
-        As for :func:`~labelwidgets.training.write_predictions` (``model`` is also the rater).
-
-    Returns
-    -------
-    list of list of dict
-        Per item (in order of first appearance) its box rows; an item without a box is one
-        ``kind="box"`` row with no label and no coordinates (``LabelStore.submit_boxes([])``).
-    """
-    out = []
-    conf = boxes["confidence"] if "confidence" in boxes else pd.Series(np.nan, index=boxes.index)
-    frame = boxes.assign(confidence=conf)
-    for item_id, rows in frame.groupby("item_id", sort=False):
-        found = rows.dropna(subset=["label"])
-        sub = [
-            {"item_id": item_id, "task": task, "rater": model, "kind": "box", "label": r.label,
-             "x": r.x, "y": r.y, "w": r.w, "h": r.h, "attributes": None,
-             "confidence": None if pd.isna(r.confidence) else float(r.confidence),
-             "source": source, "model": model, "round": round}
-            for r in found.itertuples(index=False)
-        ]  # fmt: skip
-        if not sub:
-            sub = [{"item_id": item_id, "task": task, "rater": model, "kind": "box",
-                    "source": source, "model": model, "round": round}]  # fmt: skip
-        out.append(sub)
-    return out
 
 
 # --------------------------------------------------------------------------- resume
@@ -407,10 +369,10 @@ class Predictor:
     def submissions(self, model, images, item_ids) -> list[list[dict]]:
         """Predict ``item_ids`` of ``images`` and build their submissions."""
         if self.kind == "detect":
-            from .detector import predict_boxes
+            from .detector import predict_boxes, prediction_submissions
 
             found = predict_boxes(model, images, item_ids, conf=self.conf, max_det=self.max_det)
-            return box_submissions(found, self.task, self.model_name, self.source, self.round)
+            return prediction_submissions(found, self.model_name, self.source, self.task, self.round)
         proba = np.asarray(model.predict_proba(images), dtype=float)
         if proba.shape != (len(item_ids), len(self.classes)):
             raise InputError(

@@ -1,16 +1,4 @@
-"""The label store: one append-only log of annotations, with pandas DataFrame views.
-
-``LabelStore("labels.db")`` is an SQLite file (WAL journal, one transaction per submit);
-``LabelStore("postgresql://user@host/db")`` is the same store on PostgreSQL. Nothing is updated
-in place or deleted: an edit is a new submission, an undo is a ``retract`` row that names the
-submission it cancels. The current answer of a rater for an (item, task) is their latest
-submission that is not retracted.
-
-Two columns go beyond the design card: ``annotations.retracts`` (the submission a retraction
-cancels, so that undo is exact and the current-answer view stays vectorised) and the small
-``tasks`` table (each task's kind and options, so that ``table()`` knows which tasks hold lists
-and voting knows which tasks are multi-label or boxes).
-"""
+"""``LabelStore``: writes, schema checks and the views (the package docstring says what the store is)."""
 
 from __future__ import annotations
 

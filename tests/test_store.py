@@ -73,16 +73,6 @@ def test_sqlite_is_wal_and_survives_reopen(tmp_path):
     assert LabelStore(path).labels()["label"].tolist() == ["x"]
 
 
-def test_latest_submission_wins_and_undo_restores_previous(store):
-    first = store.submit("a", {"t": "x"}, rater="r")
-    second = store.submit("a", {"t": "y"}, rater="r")
-    assert store.labels()["label"].tolist() == ["y"]
-    store.retract(second)
-    assert store.labels()["label"].tolist() == ["x"]
-    store.retract(first)
-    assert store.labels().empty
-
-
 def test_multilabel_answer_rows_and_table_lists(store):
     store.register_task("c", ["red", "white"], kind="multi")
     store.add_items(pd.DataFrame({"item_id": ["a"], "path": ["/a"]}))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -20,6 +20,7 @@ import pandas as pd
 from PIL import Image, ImageDraw, ImageFilter
 
 from ._offline import config_dir, test_mode
+from ._validate import InputError
 from .images import ImageSet
 
 __all__ = [
@@ -40,6 +41,8 @@ _RGB = {"red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220)}
 SUBJECTS = ("person", "animal", "vehicle", "food", "building", "plant")
 PLACES = ("indoors", "outdoors")
 _SUBSETS = ("shapes", "photos")
+#: The generated images' file names (a rebuild removes these and nothing else).
+_SHAPE_FILE = re.compile(r"\d{4}\.jpg")
 
 
 def demo_tasks(subset: str = "shapes") -> dict:
@@ -200,9 +203,19 @@ def make_demo(
     marker = root / "demo.json"
     if not overwrite and marker.exists() and json.loads(marker.read_text()) == stamp:
         return root
-    if (root / "shapes").exists():
-        shutil.rmtree(root / "shapes")
-    (root / "shapes").mkdir(parents=True, exist_ok=True)
+    if root.is_symlink() or (root.exists() and not root.is_dir()):
+        raise InputError(f"`root` must be a folder, not a link or a file. Got {str(root)!r} instead.")
+    if root.exists() and any(root.iterdir()) and not marker.is_file():
+        raise InputError(
+            f"`root` must be a new or empty folder, or one the demo wrote. Got {str(root)!r}, which "
+            "holds other files (and no demo.json); give a new folder."
+        )
+    shapes = root / "shapes"
+    if shapes.is_dir() and not shapes.is_symlink():
+        for old in shapes.iterdir():  # only the demo's own images (0000.jpg, ...), never a link
+            if _SHAPE_FILE.fullmatch(old.name) and old.is_file() and not old.is_symlink():
+                old.unlink()
+    shapes.mkdir(parents=True, exist_ok=True)
     (root / "photos").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(random_state)
     meta, truth = [], []
@@ -313,8 +326,6 @@ def make_small_objects(
         The images (item id = file name) and their truth, one row per shape:
         ``item_id, label, x, y, w, h`` in pixels.
     """
-    from ._validate import InputError
-
     bad = [c for c in classes if c not in SHAPES]
     if bad or not len(classes):
         raise InputError(f"`classes` must be a non-empty subset of {list(SHAPES)}. Got {list(classes)!r} instead.")

@@ -1,4 +1,9 @@
-"""Strip widget state (image bytes) from notebooks before committing: ``python -m labelwidgets._nbstrip NB...``."""
+"""Strip widget state (image bytes) from notebooks before committing: ``python -m labelwidgets._nbstrip NB...``.
+
+Also drops widget views (progress bars, widgets) from the outputs of cells that nbval ignores
+(``# NBVAL_IGNORE_OUTPUT``): without their stripped state they show only a stale fallback such
+as a progress bar at 0 %.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,19 @@ import sys
 
 import nbformat
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
 
 def strip(path: str) -> bool:
-    """Remove ``metadata.widgets`` (saved widget state); return whether anything changed."""
+    """Remove ``metadata.widgets`` and ignored cells' widget views; return whether anything changed."""
     nb = nbformat.read(path, as_version=4)
     changed = nb.metadata.pop("widgets", None) is not None
+    for cell in nb.cells:
+        if cell.cell_type != "code" or not cell.source.startswith("# NBVAL_IGNORE_OUTPUT"):
+            continue
+        kept = [o for o in cell.outputs if WIDGET_VIEW not in o.get("data", {})]
+        if len(kept) != len(cell.outputs):
+            cell.outputs, changed = kept, True
     if changed:
         nbformat.write(nb, path)
     return changed

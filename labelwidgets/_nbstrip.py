@@ -14,12 +14,19 @@ import nbformat
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
+def ignored(source: str) -> bool:
+    """Whether nbval ignores the cell's output: a comment line that is exactly the marker
+    (nbval's own rule: ``# NBVAL_IGNORE_OUTPUT (why)`` is not a marker)."""
+    return any(line.strip().startswith("#") and line.strip().lstrip("#").strip() == "NBVAL_IGNORE_OUTPUT"
+               for line in source.splitlines())
+
+
 def strip(path: str) -> bool:
     """Remove ``metadata.widgets`` and ignored cells' widget views; return whether anything changed."""
     nb = nbformat.read(path, as_version=4)
     changed = nb.metadata.pop("widgets", None) is not None
     for cell in nb.cells:
-        if cell.cell_type != "code" or not cell.source.startswith("# NBVAL_IGNORE_OUTPUT"):
+        if cell.cell_type != "code" or not ignored(cell.source):
             continue
         kept = [o for o in cell.outputs if WIDGET_VIEW not in o.get("data", {})]
         if len(kept) != len(cell.outputs):
